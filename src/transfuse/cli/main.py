@@ -1,0 +1,42 @@
+"""The `transfuse` command: one sub-command per module, dispatched through `COMMANDS`.
+
+Each entry maps a sub-command to the `module:function` that runs it. The function receives the remaining
+command-line arguments (a list of strings) and returns an exit code. Modules are imported only when their
+command runs, so `transfuse --help` stays fast and a broken optional dependency only affects its command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: ("module:function", one-line help)
+}
+
+
+def _usage() -> str:
+    width = max((len(name) for name in COMMANDS), default=8)
+    lines = ["usage: transfuse <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in sorted(COMMANDS.items())]
+    lines += ["", "Run `transfuse <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"transfuse: unknown command {name!r}; choose one of: {', '.join(sorted(COMMANDS))}", file=sys.stderr)
+        return 2
+    target, _ = COMMANDS[name]
+    module_name, function_name = target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    return int(function(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

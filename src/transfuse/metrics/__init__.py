@@ -1,0 +1,1 @@
+"""transfuse.metrics"""
