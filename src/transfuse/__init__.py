@@ -1,3 +1,20 @@
-"""transfuse: a from-scratch Transformer and a fine-tuning suite inside the Hugging Face ecosystem."""
+"""transfuse: a from-scratch Transformer and a fine-tuning suite inside the Hugging Face ecosystem.
+
+Importing the package registers the `transfuse` model type with the `transformers` Auto classes, so
+`AutoModelForSequenceClassification.from_config(TransfuseConfig(...))` and friends work right away.
+"""
+
+from .modeling import (  # noqa: F401  (import registers the Auto classes)
+    TransfuseConfig,
+    TransfuseForCausalLM,
+    TransfuseForConditionalGeneration,
+    TransfuseForMaskedLM,
+    TransfuseForQuestionAnswering,
+    TransfuseForSequenceClassification,
+    TransfuseForTokenClassification,
+    TransfuseModel,
+    TransfusePreTrainedModel,
+    get_preset,
+)
 
 __version__ = "0.1.0"

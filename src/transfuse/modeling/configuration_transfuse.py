@@ -1,0 +1,160 @@
+"""`TransfuseConfig`: every hyper-parameter of the transfuse Transformer, validated on construction.
+
+One config class describes all three shapes (`architecture` = encoder, decoder or encoder-decoder), in the
+typed-field style of transformers 5 configs (`configuration_llama.py`). Field names follow the HF conventions
+(`hidden_size`, `num_attention_heads`, ...) so that generic tooling (Trainer, peft, accelerate, generate) finds
+them. This file imports only `transformers` so that it can ship with a checkpoint for `trust_remote_code`.
+"""
+
+from __future__ import annotations
+
+from transformers import PreTrainedConfig
+
+ARCHITECTURES = ("encoder", "decoder", "encoder-decoder")
+POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rotary")
+# Written into every config.json: each Auto class finds its head in the code shipped with the checkpoint, so
+# the folder (or Hub repo) loads with `trust_remote_code=True` where transfuse is not installed.
+AUTO_MAP = {
+    "AutoConfig": "configuration_transfuse.TransfuseConfig",
+    "AutoModel": "modeling_transfuse.TransfuseModel",
+    "AutoModelForMaskedLM": "modeling_transfuse.TransfuseForMaskedLM",
+    "AutoModelForCausalLM": "modeling_transfuse.TransfuseForCausalLM",
+    "AutoModelForSeq2SeqLM": "modeling_transfuse.TransfuseForConditionalGeneration",
+    "AutoModelForSequenceClassification": "modeling_transfuse.TransfuseForSequenceClassification",
+    "AutoModelForQuestionAnswering": "modeling_transfuse.TransfuseForQuestionAnswering",
+    "AutoModelForTokenClassification": "modeling_transfuse.TransfuseForTokenClassification",
+}
+HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
+
+
+class TransfuseConfig(PreTrainedConfig):
+    r"""Configuration of a transfuse Transformer.
+
+    Args:
+        architecture (`str`): `"encoder"` (bidirectional, BERT-like), `"decoder"` (causal, GPT-like) or
+            `"encoder-decoder"` (seq2seq, original Transformer / BART-like).
+        vocab_size (`int`): size of the token vocabulary.
+        hidden_size (`int`): model width d; token embeddings are scaled by sqrt(d) when `scale_embedding`.
+        num_attention_heads (`int`): heads per attention block; must divide `hidden_size`.
+        num_hidden_layers (`int`): layers of the encoder (or of the decoder, for a decoder-only model).
+        num_decoder_layers (`int`, *optional*): decoder layers of an encoder-decoder; defaults to
+            `num_hidden_layers`.
+        intermediate_size (`int`): inner width of the feed-forward block.
+        max_position_embeddings (`int`): longest sequence the position table covers.
+        position_embedding_type (`str`): `"learned"`, `"sinusoidal"` (fixed, Vaswani et al.) or `"rotary"`.
+        rope_theta (`float`): base of the rotary frequencies.
+        hidden_act (`str`): feed-forward activation, a key of `transformers.activations.ACT2FN`.
+        hidden_dropout_prob (`float`): dropout on embeddings and on every residual branch.
+        attention_dropout (`float`): dropout on attention probabilities.
+        classifier_dropout (`float`, *optional*): dropout before task heads; defaults to `hidden_dropout_prob`.
+        layer_norm_eps (`float`): LayerNorm epsilon.
+        pre_norm (`bool`): LayerNorm before each sub-layer (GPT-2 style, with a final LayerNorm) instead of after
+            the residual sum (original Transformer / BERT style, with a LayerNorm on the embeddings).
+        scale_embedding (`bool`): multiply token embeddings by sqrt(hidden_size).
+        attention_bias (`bool`): biases in the q/k/v/o projections.
+        tie_word_embeddings (`bool`): share the input embedding matrix with the output projection.
+        pad_token_id, bos_token_id, eos_token_id, decoder_start_token_id (`int`, *optional*): special token ids;
+            `decoder_start_token_id` defaults to `bos_token_id` for an encoder-decoder.
+        initializer_range (`float`): std of the normal initialisation of weights.
+        use_cache (`bool`): return key/value caches for fast generation.
+    """
+
+    model_type = "transfuse"
+    keys_to_ignore_at_inference = ["cache"]
+
+    architecture: str = "encoder"
+    vocab_size: int = 8000
+    hidden_size: int = 256
+    num_attention_heads: int = 4
+    num_hidden_layers: int = 4
+    num_decoder_layers: int | None = None
+    intermediate_size: int = 1024
+    max_position_embeddings: int = 512
+    position_embedding_type: str = "learned"
+    rope_theta: float | int = 10000.0
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float | int = 0.1
+    attention_dropout: float | int = 0.1
+    classifier_dropout: float | int | None = None
+    layer_norm_eps: float = 1e-5
+    pre_norm: bool = False
+    scale_embedding: bool = True
+    attention_bias: bool = True
+    tie_word_embeddings: bool = True
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+    decoder_start_token_id: int | None = None
+    initializer_range: float = 0.02
+    use_cache: bool = True
+
+    def __post_init__(self, **kwargs):
+        self._validate()
+        self.is_encoder_decoder = self.architecture == "encoder-decoder"
+        if self.num_decoder_layers is None:
+            self.num_decoder_layers = self.num_hidden_layers
+        if self.decoder_start_token_id is None and self.is_encoder_decoder:
+            self.decoder_start_token_id = self.bos_token_id
+        super().__post_init__(**kwargs)
+        if getattr(self, "auto_map", None) is None:
+            self.auto_map = dict(AUTO_MAP)
+
+    def _validate(self) -> None:
+        def choose(field: str, allowed: tuple[str, ...]) -> None:
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(
+                    f"TransfuseConfig.{field}={value!r} is not supported; choose one of "
+                    f"{', '.join(repr(a) for a in allowed)} (--{field})."
+                )
+
+        def positive(field: str) -> None:
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ValueError(f"TransfuseConfig.{field}={value!r} must be a positive integer (--{field}).")
+
+        choose("architecture", ARCHITECTURES)
+        choose("position_embedding_type", POSITION_EMBEDDING_TYPES)
+        choose("hidden_act", HIDDEN_ACTS)
+        for field in ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
+                      "num_decoder_layers", "intermediate_size", "max_position_embeddings"):
+            positive(field)
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"TransfuseConfig.hidden_size={self.hidden_size} is not divisible by num_attention_heads="
+                f"{self.num_attention_heads}; pick a hidden_size that is a multiple of the head count."
+            )
+        head_dim = self.hidden_size // self.num_attention_heads
+        if self.position_embedding_type == "rotary" and head_dim % 2:
+            raise ValueError(
+                f"Rotary positions need an even head size, got hidden_size/num_attention_heads={head_dim}; "
+                "change hidden_size or num_attention_heads, or use position_embedding_type='learned'."
+            )
+        if self.position_embedding_type == "sinusoidal" and self.hidden_size % 2:
+            raise ValueError(f"Sinusoidal positions need an even hidden_size, got {self.hidden_size}.")
+        for field in ("hidden_dropout_prob", "attention_dropout", "classifier_dropout"):
+            value = getattr(self, field)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ValueError(f"TransfuseConfig.{field}={value!r} must be in [0, 1) (--{field}).")
+        for field in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            value = getattr(self, field)
+            if isinstance(value, int) and not 0 <= value < self.vocab_size:
+                raise ValueError(
+                    f"TransfuseConfig.{field}={value} is outside the vocabulary [0, {self.vocab_size}); "
+                    "set vocab_size to the tokenizer's length or fix the token id."
+                )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def get_text_config(self, decoder=None, encoder=None) -> PreTrainedConfig:
+        """The base class returns a decoder view of a seq2seq config; give it the decoder's depth so caches
+        built from it (`DynamicCache(config=...)` in `generate`) have one slot per decoder layer."""
+        text_config = super().get_text_config(decoder=decoder, encoder=encoder)
+        if decoder and not encoder and self.is_encoder_decoder and text_config is not self:
+            text_config.num_hidden_layers = self.num_decoder_layers
+        return text_config
+
+
+__all__ = ["TransfuseConfig", "ARCHITECTURES", "AUTO_MAP", "POSITION_EMBEDDING_TYPES"]
