@@ -1,0 +1,111 @@
+"""Saving and loading a run folder that holds either a full model or an adapter.
+
+An adapter folder holds what peft writes (`adapter_config.json`, `adapter_model.safetensors`) plus the task
+model's `config.json` (label names, head sizes), so `load_for_inference` rebuilds the right head on the base named
+in `base_model_name_or_path` before loading the adapter onto it. A full-model folder loads with the Auto class
+matching its head.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import transformers
+from peft import PeftConfig, PeftModel, TaskType
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    PretrainedConfig,
+)
+
+from .. import modeling as transfuse_modeling
+from .arguments import AdapterArguments
+
+ADAPTER_CONFIG = "adapter_config.json"
+RUN_ADAPTER_INFO = "transfuse_adapter.json"
+AUTO_CLASS_BY_TASK_TYPE = {
+    TaskType.SEQ_CLS: AutoModelForSequenceClassification,
+    TaskType.TOKEN_CLS: AutoModelForTokenClassification,
+    TaskType.QUESTION_ANS: AutoModelForQuestionAnswering,
+    TaskType.CAUSAL_LM: AutoModelForCausalLM,
+    TaskType.SEQ_2_SEQ_LM: AutoModelForSeq2SeqLM,
+    TaskType.FEATURE_EXTRACTION: AutoModel,
+}
+
+
+def is_adapter_folder(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+def model_class_for(config: PretrainedConfig, task_type: TaskType | str | None = None) -> Any:
+    """The Auto class for a peft task type, else the concrete class named in `config.architectures`."""
+    if task_type is not None:
+        return AUTO_CLASS_BY_TASK_TYPE[TaskType(task_type)]
+    for name in getattr(config, "architectures", None) or ():
+        cls = getattr(transfuse_modeling, name, None) or getattr(transformers, name, None)
+        if cls is not None:
+            return cls
+    return AutoModel
+
+
+def _task_config(path: Path, base: str, **kwargs: Any) -> PretrainedConfig:
+    """The task model's config saved next to the adapter (labels, head size), else the base's own config."""
+    source = path if (path / "config.json").is_file() else base
+    config = AutoConfig.from_pretrained(source, **kwargs)
+    if hasattr(config, "quantization_config"):  # describes the training-time base, not the float checkpoint
+        del config.quantization_config
+    return config
+
+
+def load_for_inference(path: str | Path, is_trainable: bool = False, **kwargs: Any) -> nn.Module:
+    """Load a run folder for prediction: a full model, or the base + adapter (a `PeftModel`) in eval mode.
+
+    `kwargs` go to the base model's `from_pretrained` (e.g. `torch_dtype`, or `quantization_config` to run a
+    QLoRA adapter on the same quantized base it was trained with).
+    """
+    path = Path(path)
+    if not is_adapter_folder(path):
+        config = AutoConfig.from_pretrained(path)
+        model = model_class_for(config).from_pretrained(path, **kwargs)
+        return model.eval()
+    peft_config = PeftConfig.from_pretrained(path)
+    base = peft_config.base_model_name_or_path
+    if not base:
+        raise ValueError(f"{path / ADAPTER_CONFIG} names no base model (`base_model_name_or_path`); re-save the "
+                         "adapter from a model loaded with from_pretrained, or set the field to the base's path.")
+    config = _task_config(path, base)
+    model_class = model_class_for(config, peft_config.task_type)
+    model = model_class.from_pretrained(base, config=config, **kwargs)
+    model = PeftModel.from_pretrained(model, path, is_trainable=is_trainable)
+    return model if is_trainable else model.eval()
+
+
+def save_for_inference(model: nn.Module, output_dir: str | Path, adapter_args: AdapterArguments | None = None) -> None:
+    """Write a run folder `load_for_inference` reads back: the model (or adapter) and the task model's config.
+
+    For a `PeftModel` this adds `config.json` (labels and head shapes) and `transfuse_adapter.json` (method and
+    quantization used in training) beside peft's files. Safe to call after `Trainer.save_model`.
+    """
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    if not isinstance(model, PeftModel):
+        return
+    config = model.get_base_model().config
+    config_dict = config.to_dict()
+    config_dict.pop("quantization_config", None)
+    type(config).from_dict(config_dict).save_pretrained(output_dir)
+    info: dict[str, Any] = {"adapters": sorted(model.peft_config)}
+    if adapter_args is not None:
+        info["adapter_arguments"] = {k: v for k, v in vars(adapter_args).items()}
+    (output_dir / RUN_ADAPTER_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+__all__ = ["is_adapter_folder", "load_for_inference", "model_class_for", "save_for_inference"]

@@ -1,0 +1,216 @@
+"""From `AdapterArguments` to a peft config: one builder per method, default target modules per architecture.
+
+Hub families (BERT, GPT-2, BART, T5, Llama, ...) reuse peft's own `TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING`
+tables; `model_type="transfuse"` gets its own defaults below, written against the module names of
+`modeling_transfuse.py`. Everything else about each method (its layers, merging, saving) stays in peft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peft import (
+    AdaLoraConfig,
+    IA3Config,
+    LoHaConfig,
+    LoKrConfig,
+    LoraConfig,
+    PeftConfig,
+    PrefixTuningConfig,
+    PromptTuningConfig,
+    TaskType,
+    VeraConfig,
+)
+from peft.utils.constants import (
+    TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_LOHA_TARGET_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_LOKR_TARGET_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
+    TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING,
+)
+from torch import nn
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
+
+from .arguments import PROMPT_LEARNING, AdapterArguments
+
+TRANSFUSE_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+TRANSFUSE_FEED_FORWARD = ["fc1", "fc2"]
+# Every linear layer of the transfuse blocks (self- and cross-attention share the names). IA3 follows its paper:
+# rescale keys, values and the feed-forward input of the second projection.
+TRANSFUSE_TARGET_MODULES: dict[str, list[str]] = {
+    "lora": TRANSFUSE_ATTENTION + TRANSFUSE_FEED_FORWARD,
+    "adalora": TRANSFUSE_ATTENTION + TRANSFUSE_FEED_FORWARD,
+    "loha": TRANSFUSE_ATTENTION + TRANSFUSE_FEED_FORWARD,
+    "lokr": TRANSFUSE_ATTENTION + TRANSFUSE_FEED_FORWARD,
+    "vera": TRANSFUSE_ATTENTION + TRANSFUSE_FEED_FORWARD,
+    "ia3": ["k_proj", "v_proj", "fc2"],
+}
+TRANSFUSE_IA3_FEEDFORWARD = ["fc2"]
+
+PEFT_TARGET_MODULES: dict[str, dict[str, list[str]]] = {
+    "lora": TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
+    "adalora": TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING,
+    "loha": TRANSFORMERS_MODELS_TO_LOHA_TARGET_MODULES_MAPPING,
+    "lokr": TRANSFORMERS_MODELS_TO_LOKR_TARGET_MODULES_MAPPING,
+    "vera": TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING,
+    "ia3": TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
+}
+
+# Which peft task type (and so which PeftModelFor* wrapper) a head gets, found through the Auto classes.
+TASK_TYPES_BY_AUTO_CLASS = (
+    (AutoModelForSequenceClassification, TaskType.SEQ_CLS),
+    (AutoModelForTokenClassification, TaskType.TOKEN_CLS),
+    (AutoModelForQuestionAnswering, TaskType.QUESTION_ANS),
+    (AutoModelForCausalLM, TaskType.CAUSAL_LM),
+    (AutoModelForSeq2SeqLM, TaskType.SEQ_2_SEQ_LM),
+)
+GENERATION_TASKS = (TaskType.CAUSAL_LM, TaskType.SEQ_2_SEQ_LM)
+
+
+def _family(method: str) -> str:
+    """dora and rslora are LoRA variants: same layers, same default targets."""
+    return "lora" if method in ("lora", "dora", "rslora") else method
+
+
+def default_target_modules(model_type: str, method: str) -> list[str]:
+    """The modules `method` wraps by default in a model of `model_type` (transfuse or a peft-known HF family)."""
+    family = _family(method)
+    if model_type == "transfuse":
+        return list(TRANSFUSE_TARGET_MODULES[family])
+    mapping = PEFT_TARGET_MODULES[family]
+    if model_type not in mapping:
+        raise ValueError(
+            f"No default --target_modules for --adapter {method} on model_type {model_type!r} (known: transfuse, "
+            f"{', '.join(sorted(mapping)[:12])}, ...); pass --target_modules with the names of its linear layers, "
+            "e.g. --target_modules q_proj v_proj, or --target_modules all-linear."
+        )
+    return list(mapping[model_type])
+
+
+def default_feedforward_modules(model_type: str, target_modules: list[str] | str) -> list[str] | str:
+    """IA3's feed-forward subset of `target_modules` (scaled on the input instead of the output)."""
+    if model_type == "transfuse":
+        defaults = TRANSFUSE_IA3_FEEDFORWARD
+    else:
+        defaults = TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(model_type, [])
+    if isinstance(target_modules, str):  # "all-linear" / a regex: let peft decide which ones are feed-forward
+        return [m for m in defaults]
+    return [m for m in defaults if m in target_modules]
+
+
+def infer_task_type(model: nn.Module) -> TaskType | None:
+    """The peft task type of a transformers head, from the Auto class that maps its config to its class.
+
+    None (a plain `PeftModel`) for backbones and heads peft has no wrapper for (e.g. masked LM).
+    """
+    config = getattr(model, "config", None)
+    for auto_class, task_type in TASK_TYPES_BY_AUTO_CLASS:
+        try:
+            head_class = auto_class._model_mapping[type(config)]
+        except (KeyError, TypeError):
+            continue
+        if isinstance(head_class, (tuple, list)):
+            if any(isinstance(model, c) for c in head_class):
+                return task_type
+        elif isinstance(model, head_class):
+            return task_type
+    return None
+
+
+def check_method_for_task(args: AdapterArguments, task_type: TaskType | None, model: nn.Module) -> None:
+    """Refuse, before training, the method/task pairs that peft accepts but that cannot work."""
+    if args.adapter == "prefix" and getattr(model.config, "model_type", None) == "transfuse":
+        # peft hands the prefix to the model as `past_key_values=`; transfuse (transformers 5) takes `cache=`, so
+        # a generation head would silently drop it and a classification head fails inside peft.
+        raise ValueError(
+            "--adapter prefix passes its learned prefix as `past_key_values`, which transfuse models (transformers "
+            "5 `cache=` API) do not take: peft would silently train and run without the prefix. Use --adapter "
+            "prompt (virtual input tokens) or a module adapter such as --adapter lora."
+        )
+    if args.adapter in PROMPT_LEARNING and task_type in GENERATION_TASKS:
+        raise ValueError(
+            f"--adapter {args.adapter} is not supported for generation ({task_type.value}) here: peft injects the "
+            "virtual tokens through the legacy `past_key_values` generation path, which transformers 5 no longer "
+            "feeds back, so `generate()` silently runs without them. Use --adapter lora (or another module adapter)."
+        )
+
+
+def _lora(args: AdapterArguments, common: dict) -> PeftConfig:
+    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                      use_dora=args.adapter == "dora", use_rslora=args.adapter == "rslora", **common)
+
+
+def _adalora(args: AdapterArguments, common: dict) -> PeftConfig:
+    return AdaLoraConfig(init_r=args.adalora_init_r, target_r=args.adalora_target_r, tinit=args.adalora_tinit,
+                         tfinal=args.adalora_tfinal, deltaT=args.adalora_delta_t, total_step=args.adalora_total_step,
+                         lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, **common)
+
+
+def _loha(args: AdapterArguments, common: dict) -> PeftConfig:
+    return LoHaConfig(r=args.lora_r, alpha=args.lora_alpha, **common)
+
+
+def _lokr(args: AdapterArguments, common: dict) -> PeftConfig:
+    return LoKrConfig(r=args.lora_r, alpha=args.lora_alpha, **common)
+
+
+def _vera(args: AdapterArguments, common: dict) -> PeftConfig:
+    # save_projection: the frozen random projections travel with the adapter, so it reloads bit-exactly
+    return VeraConfig(r=args.vera_r, save_projection=True, **common)
+
+
+def _ia3(args: AdapterArguments, common: dict, model_type: str) -> PeftConfig:
+    feedforward = args.ia3_feedforward_modules
+    if feedforward is None:
+        feedforward = default_feedforward_modules(model_type, common["target_modules"])
+    return IA3Config(feedforward_modules=feedforward, **common)
+
+
+BUILDERS: dict[str, Callable[[AdapterArguments, dict], PeftConfig]] = {
+    "lora": _lora, "dora": _lora, "rslora": _lora, "adalora": _adalora, "loha": _loha, "lokr": _lokr,
+    "vera": _vera,
+}
+
+
+def build_peft_config(
+    args: AdapterArguments,
+    model: nn.Module,
+    modules_to_save: list[str] | None = None,
+    task_type: TaskType | str | None = None,
+) -> PeftConfig:
+    """The peft config of `args.adapter` for `model`, with `modules_to_save` trained in full and saved."""
+    if not args.enabled:
+        raise ValueError("--adapter none trains the model itself; there is no peft config to build.")
+    task_type = TaskType(task_type) if task_type is not None else infer_task_type(model)
+    check_method_for_task(args, task_type, model)
+    modules_to_save = sorted(set(modules_to_save or []) | set(args.modules_to_save or [])) or None
+    if args.is_prompt_learning:
+        prompt_config = PrefixTuningConfig if args.adapter == "prefix" else PromptTuningConfig
+        extra = {"prefix_projection": args.prefix_projection} if args.adapter == "prefix" else {}
+        return prompt_config(num_virtual_tokens=args.num_virtual_tokens, task_type=task_type,
+                             modules_to_save=modules_to_save, **extra)
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    target_modules = args.target_modules or default_target_modules(model_type, args.adapter)
+    if target_modules == ["all-linear"]:
+        target_modules = "all-linear"
+    common = dict(target_modules=target_modules, modules_to_save=modules_to_save, task_type=task_type)
+    if args.adapter == "ia3":
+        return _ia3(args, common, model_type)
+    return BUILDERS[args.adapter](args, common)
+
+
+__all__ = [
+    "TRANSFUSE_TARGET_MODULES",
+    "build_peft_config",
+    "check_method_for_task",
+    "default_target_modules",
+    "infer_task_type",
+]
