@@ -1,0 +1,229 @@
+"""The same script on one process or many: the world-size check, preprocessing done once, per-rank devices.
+
+`accelerate launch` and `torchrun` start N copies of a script; each copy learns its rank and the world size from
+the environment. Three things go wrong silently when that is left to chance, and this module guards them:
+
+* **The wrong number of processes.** `accelerate launch --cpu --num_processes 2` (or a config file with
+  `use_cpu: true` / `distributed_type: NO`) starts *one* process and trains on it as if nothing happened.
+  `check_world_size` compares the world size the user asked for (from `TRANSFUSE_EXPECTED_WORLD_SIZE`, or read
+  from the `accelerate launch` command line that started us) with the one that is running, and stops with the
+  command that works: `accelerate launch --multi_gpu --num_processes N --num_machines 1 ...` (gloo on CPU) or
+  `torchrun --nproc_per_node N ...`. It also refuses a stale `WORLD_SIZE` exported in a shell, which would make
+  the first collective wait forever.
+* **Preprocessing N times.** `map_once` runs `Dataset.map` on the (local) main process first and lets the other
+  ranks load its cached result; in-memory datasets get an explicit cache file so this also holds for them.
+* **QLoRA under DDP.** `device_map="auto"` spreads one model over every visible GPU; under DDP each rank must hold
+  its own full replica on its own device. `per_process_device_map` gives `{"": local_rank}` there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import PartialState
+from accelerate.utils import get_int_from_env
+
+EXPECTED_WORLD_SIZE_ENV = "TRANSFUSE_EXPECTED_WORLD_SIZE"
+# Where launchers put the world size: torchrun / accelerate / deepspeed, then Intel MPI / Open MPI / MVAPICH.
+WORLD_SIZE_ENVS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+class WorldSizeMismatchError(RuntimeError):
+    """The run has a different number of processes than the user asked for."""
+
+
+@dataclass(frozen=True)
+class WorldSizeRequest:
+    """How many processes the user asked for, and where they said so (quoted back in error messages)."""
+
+    world_size: int
+    source: str
+
+
+def running_world_size(environ: Mapping[str, str] | None = None) -> int:
+    """The number of processes in this run, from the launcher's environment (1 without a launcher)."""
+    if environ is None:
+        return get_int_from_env(WORLD_SIZE_ENVS, 1)
+    for key in WORLD_SIZE_ENVS:
+        if int(environ.get(key, -1)) >= 0:
+            return int(environ[key])
+    return 1
+
+
+def _launch_arguments(argv: Sequence[str]) -> list[str] | None:
+    """The arguments after `accelerate launch` (or `accelerate-launch`, `python -m accelerate.commands.launch`)."""
+    for i, token in enumerate(argv):
+        name = os.path.basename(token)
+        if name == "accelerate" and i + 1 < len(argv) and argv[i + 1] == "launch":
+            return list(argv[i + 2:])
+        if name == "accelerate-launch":
+            return list(argv[i + 1:])
+        if token == "-m" and i + 1 < len(argv) and argv[i + 1] == "accelerate.commands.launch":
+            return list(argv[i + 2:])
+    return None
+
+
+def world_size_from_accelerate_launch(argv: Sequence[str]) -> WorldSizeRequest | None:
+    """The process count an `accelerate launch` command line asks for: `--num_processes`, else its config file's.
+
+    Parsed with accelerate's own launch parser; `None` when `argv` is not an `accelerate launch` command or names
+    no process count (accelerate then picks one itself, so there is nothing to contradict).
+    """
+    launch_args = _launch_arguments(argv)
+    if launch_args is None:
+        return None
+    from accelerate.commands.config import default_config_file, load_config_from_file
+    from accelerate.commands.launch import launch_command_parser
+
+    try:
+        args, _ = launch_command_parser().parse_known_args(launch_args)
+    except SystemExit:  # not a command line accelerate accepts: nothing to compare with
+        return None
+    command = "accelerate launch " + shlex.join(launch_args[: launch_args.index(args.training_script)]
+                                                if args.training_script in launch_args else launch_args)
+    if args.num_processes is not None:
+        return WorldSizeRequest(int(args.num_processes), f"`{command.strip()}`")
+    config_file = args.config_file or (default_config_file if os.path.isfile(default_config_file) and not args.cpu
+                                       else None)
+    if config_file is None:
+        return None
+    num_processes = getattr(load_config_from_file(config_file), "num_processes", -1)
+    if num_processes is None or num_processes <= 0:
+        return None
+    return WorldSizeRequest(int(num_processes), f"`num_processes: {num_processes}` in {config_file}")
+
+
+def _parent_command_line() -> list[str]:
+    try:
+        raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:  # not Linux, or no access: the environment variable remains
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def requested_world_size(environ: Mapping[str, str] | None = None,
+                         launcher_argv: Sequence[str] | None = None) -> WorldSizeRequest | None:
+    """The world size the user asked for: `TRANSFUSE_EXPECTED_WORLD_SIZE`, else the `accelerate launch` command.
+
+    `launcher_argv` defaults to the command line of the parent process, which is the `accelerate launch` process
+    for every launcher it uses (simple, torchrun-style, MPI).
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(EXPECTED_WORLD_SIZE_ENV):
+        value = environ[EXPECTED_WORLD_SIZE_ENV]
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{EXPECTED_WORLD_SIZE_ENV}={value!r} must be a positive integer (the total number of "
+                             "processes across machines), or unset it.")
+        return WorldSizeRequest(int(value), f"{EXPECTED_WORLD_SIZE_ENV}={value}")
+    return world_size_from_accelerate_launch(_parent_command_line() if launcher_argv is None else launcher_argv)
+
+
+def _cpu_fix(world_size: int) -> str:
+    return (f"On CPU, start {world_size} processes with `accelerate launch --multi_gpu --num_processes {world_size} "
+            f"--num_machines 1 SCRIPT ...` (gloo backend; or `--config_file configs/accelerate/multi_cpu.yaml`) or "
+            f"`torchrun --nproc_per_node {world_size} SCRIPT ...`; `accelerate launch --cpu` always starts a single "
+            "process.")
+
+
+def check_world_size(expected: int | None = None, environ: Mapping[str, str] | None = None,
+                     launcher_argv: Sequence[str] | None = None) -> int:
+    """Stop before training when the run does not have the processes the user asked for; return the world size.
+
+    Args:
+        expected (`int`, *optional*): the world size to insist on; defaults to `requested_world_size()`.
+        environ, launcher_argv: stand-ins for `os.environ` and the launcher's command line (tests).
+
+    Raises:
+        WorldSizeMismatchError: naming both numbers, where the request came from, and the launch command to use.
+    """
+    environ = os.environ if environ is None else environ
+    stale = environ.get("WORLD_SIZE")
+    if stale and int(stale) > 1 and "RANK" not in environ and "LOCAL_RANK" not in environ:
+        raise WorldSizeMismatchError(
+            f"WORLD_SIZE={stale} is set in the environment but no launcher started this process (RANK and LOCAL_RANK "
+            "are unset), so the first collective would wait forever for the missing processes. Unset WORLD_SIZE to "
+            f"train on one process, or start the script with `torchrun --nproc_per_node {stale} ...` / "
+            f"`accelerate launch --num_processes {stale} ...`.")
+    running = running_world_size(environ)
+    request = (WorldSizeRequest(expected, f"expected={expected}") if expected is not None
+               else requested_world_size(environ, launcher_argv))
+    if request is not None and request.world_size != running:
+        hint = _cpu_fix(request.world_size) if not torch.cuda.is_available() or running == 1 else (
+            f"Check `--num_processes`/`--num_machines` and `--gpu_ids` (or `num_processes` in the accelerate config)"
+            f" against the {torch.cuda.device_count()} GPUs visible here.")
+        raise WorldSizeMismatchError(
+            f"This run asked for {request.world_size} processes ({request.source}) but {running} "
+            f"{'is' if running == 1 else 'are'} running. {hint} Set {EXPECTED_WORLD_SIZE_ENV} to the total process "
+            "count to state the intent explicitly.")
+    return running
+
+
+def _map_cache_file(dataset: Any, function: Callable, map_kwargs: dict[str, Any], cache_dir: str | None) -> str:
+    from datasets.fingerprint import Hasher
+
+    key = Hasher.hash([dataset._fingerprint, function, sorted(map_kwargs.items())])
+    directory = Path(cache_dir or tempfile.gettempdir()) / "transfuse-map-cache"
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory / f"{key}.arrow")
+
+
+def map_once(dataset: Any, function: Callable, *, desc: str, cache_dir: str | None = None, **map_kwargs: Any) -> Any:
+    """`dataset.map(function, **map_kwargs)` computed once per machine: by the local main process, first.
+
+    The other processes wait, then load the result from the cache file the main process wrote. `datasets`
+    caches file-backed datasets by fingerprint already; an in-memory dataset (`Dataset.from_dict`) gets an
+    explicit cache file named by the fingerprints of the data and the function, under `cache_dir` (default: the
+    temp dir). On one process this is a plain `map`.
+    """
+    state = PartialState()
+    if state.num_processes == 1:
+        return dataset.map(function, desc=desc, **map_kwargs)
+    if not dataset.cache_files and "cache_file_name" not in map_kwargs:
+        map_kwargs["cache_file_name"] = _map_cache_file(dataset, function, map_kwargs, cache_dir)
+    with state.local_main_process_first():
+        return dataset.map(function, desc=desc, load_from_cache_file=True, **map_kwargs)
+
+
+@contextlib.contextmanager
+def main_process_first(local: bool = True) -> Iterator[None]:
+    """Run the block on the (local) main process first, then on the others: for work whose result is cached
+    (tokenizer training written to disk, downloads). A no-op on one process."""
+    state = PartialState()
+    with state.local_main_process_first() if local else state.main_process_first():
+        yield
+
+
+def per_process_device_map() -> dict[str, int | str] | str:
+    """The `device_map` for `from_pretrained` of a quantized (QLoRA) base: the whole model on this rank's device.
+
+    `device_map="auto"` would spread one model over every visible accelerator, which breaks DDP (each rank must own
+    a full replica). Returns `{"": local_rank}` with CUDA, `{"": "xpu:<local_rank>"}` with XPU, else `"cpu"`.
+    """
+    local_rank = get_int_from_env(["LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK"], 0)
+    if torch.cuda.is_available():
+        return {"": local_rank}
+    if hasattr(torch, "xpu") and torch.xpu.is_available():
+        return {"": f"xpu:{local_rank}"}
+    return "cpu"
+
+
+__all__ = [
+    "EXPECTED_WORLD_SIZE_ENV",
+    "WorldSizeMismatchError",
+    "WorldSizeRequest",
+    "check_world_size",
+    "main_process_first",
+    "map_once",
+    "per_process_device_map",
+    "requested_world_size",
+    "running_world_size",
+    "world_size_from_accelerate_launch",
+]

@@ -1,0 +1,114 @@
+"""The world-size check: what the user asked for is read from the launcher, compared, and refused with a fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from datasets import Dataset
+
+from transfuse import distributed
+from transfuse.distributed import (
+    WorldSizeMismatchError,
+    check_world_size,
+    map_once,
+    per_process_device_map,
+    requested_world_size,
+    running_world_size,
+    world_size_from_accelerate_launch,
+)
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--cpu", "--num_processes", "2", "run.py"], 2),
+    (["accelerate", "launch", "--num-processes=3", "--multi_gpu", "run.py", "--lr", "1"], 3),
+    (["python", "-m", "accelerate.commands.launch", "--num_processes", "4", "run.py"], 4),
+    (["/venv/bin/accelerate-launch", "--num_processes", "5", "run.py"], 5),
+    # a flag of the script itself, after the script name, is not the launcher's
+    (["accelerate", "launch", "--cpu", "run.py", "--num_processes", "7"], None),
+    (["torchrun", "--nproc_per_node", "2", "run.py"], None),
+    (["bash"], None),
+])
+def test_requested_world_size_from_launch_command(argv, expected):
+    request = world_size_from_accelerate_launch(argv)
+    assert (request.world_size if request else None) == expected
+
+
+def test_explicit_environment_variable_wins():
+    env = {"TRANSFUSE_EXPECTED_WORLD_SIZE": "4"}
+    request = requested_world_size(env, launcher_argv=["accelerate", "launch", "--num_processes", "2", "run.py"])
+    assert (request.world_size, request.source) == (4, "TRANSFUSE_EXPECTED_WORLD_SIZE=4")
+    with pytest.raises(ValueError, match="TRANSFUSE_EXPECTED_WORLD_SIZE='two' must be a positive integer"):
+        requested_world_size({"TRANSFUSE_EXPECTED_WORLD_SIZE": "two"}, launcher_argv=[])
+
+
+def test_running_world_size_reads_every_launcher():
+    assert running_world_size({}) == 1
+    assert running_world_size({"WORLD_SIZE": "4", "RANK": "0"}) == 4
+    assert running_world_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3  # mpirun
+
+
+def test_accelerate_cpu_launch_is_refused_with_the_working_command(monkeypatch):
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
+    argv = ["accelerate", "launch", "--cpu", "--num_processes", "2", "run.py"]
+    with pytest.raises(WorldSizeMismatchError) as error:
+        check_world_size(environ={}, launcher_argv=argv)
+    message = str(error.value)
+    assert "asked for 2 processes (`accelerate launch --cpu --num_processes 2`) but 1 is running" in message
+    assert "accelerate launch --multi_gpu --num_processes 2 --num_machines 1" in message
+    assert "torchrun --nproc_per_node 2" in message
+
+
+def test_matching_launch_passes():
+    env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}
+    argv = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "run.py"]
+    assert check_world_size(environ=env, launcher_argv=argv) == 2
+    assert check_world_size(environ={}, launcher_argv=["python", "run.py"]) == 1
+    with pytest.raises(WorldSizeMismatchError, match="asked for 3 processes"):
+        check_world_size(expected=3, environ=env, launcher_argv=[])
+
+
+def test_stale_world_size_in_the_shell_is_refused():
+    with pytest.raises(WorldSizeMismatchError, match="WORLD_SIZE=2 is set in the environment but no launcher"):
+        check_world_size(environ={"WORLD_SIZE": "2"}, launcher_argv=[])
+
+
+def test_config_file_process_count(tmp_path):
+    config = tmp_path / "four.yaml"
+    config.write_text("distributed_type: 'NO'\nuse_cpu: true\nnum_processes: 4\n")
+    request = world_size_from_accelerate_launch(["accelerate", "launch", "--config_file", str(config), "run.py"])
+    assert request.world_size == 4 and str(config) in request.source
+
+
+def test_real_accelerate_cpu_launch_stops_before_training(tmp_path):
+    """The pitfall itself: `accelerate launch --cpu --num_processes 2` starts one process, which must stop."""
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        from transfuse.distributed import check_world_size
+        check_world_size()
+        print("TRAINING STARTED")
+    """))
+    result = subprocess.run([str(VENV_BIN / "accelerate"), "launch", "--cpu", "--num_processes", "2", str(script)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "TRAINING STARTED" not in result.stdout
+    assert "asked for 2 processes" in result.stderr and "--multi_gpu --num_processes 2" in result.stderr
+
+
+def test_map_once_on_one_process_is_a_plain_map():
+    dataset = Dataset.from_dict({"x": [1, 2, 3]})
+    mapped = map_once(dataset, lambda row: {"y": row["x"] * 2}, desc="double")
+    assert mapped["y"] == [2, 4, 6]
+
+
+def test_quantized_base_goes_on_this_ranks_device(monkeypatch):
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
+    assert per_process_device_map() == "cpu"
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert per_process_device_map() == {"": 3}  # never "auto": each DDP rank holds its own replica
