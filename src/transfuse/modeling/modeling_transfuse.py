@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.loss.loss_utils import ForMaskedLMLoss
@@ -390,11 +389,6 @@ class TransfusePreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _keys_to_ignore_on_load_unexpected = [r"^model\.decoder\."]  # seq2seq checkpoints loaded into encoder heads
 
-    def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if isinstance(module, TransfuseLMPredictionHead):
-            init.zeros_(module.bias)
-
 
 class TransfuseModel(TransfusePreTrainedModel):
     """The bare Transformer: an encoder, a decoder, or both (by `config.architecture`).
@@ -506,18 +500,21 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
 
 
 class TransfuseLMPredictionHead(nn.Module):
-    """dense -> activation -> LayerNorm -> vocabulary projection (tied) + bias, as in BERT's MLM head."""
+    """dense -> activation -> LayerNorm -> vocabulary projection (weight tied, own bias), as in BERT's MLM head.
+
+    The per-token bias is the projection's own `bias` (not a separate parameter) so that
+    `resize_token_embeddings` resizes it together with the tied weight.
+    """
 
     def __init__(self, config: TransfuseConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.act = ACT2FN[config.hidden_act]
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.layer_norm(self.act(self.dense(hidden_states)))) + self.bias
+        return self.decoder(self.layer_norm(self.act(self.dense(hidden_states))))
 
 
 class TransfuseForMaskedLM(TransfusePreTrainedModel):
