@@ -1,0 +1,255 @@
+"""The three commands of every task, start to finish: `train`, `evaluate` and `predict`.
+
+Each runs the same pipeline, stopping where its job ends:
+
+    check arguments -> load splits -> check columns and rows -> labels (fit / from the model config)
+      -> model + tokenizer -> features -> Trainer -> train -> evaluate -> predict -> run folder / outputs
+
+Everything that can fail on bad input (arguments, files, columns, rows, an occupied output folder) fails before the
+model is built. The command-line front-ends (`transfuse.cli`) and `scripts/run_<task>.py` only parse arguments and
+call these functions, so both behave the same under `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from ..adapters import save_for_inference
+from ..data.loading import load_splits
+from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
+from ..tasks import Task, get_task_class
+from .arguments import ParsedArguments, check_arguments
+from .models import LoadedModel, load_for_evaluation, load_for_training
+from .precision import use_bf16_inference
+from .run_dir import (
+    LOSS_CURVE_FILE,
+    check_output_dir,
+    plot_loss_curves,
+    quality_metrics,
+    resolve_checkpoint,
+    write_jsonl,
+    write_metrics,
+    write_model_card,
+)
+from .trainer import build_trainer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT_DIR = "trainer_output"  # what TrainingArguments substitutes when --output_dir is not given
+
+
+@dataclass
+class PreparedData:
+    """Clean examples per split, where they came from, and what was skipped."""
+
+    examples: dict[str, Dataset]
+    sources: dict[str, str]
+    skipped: list[SkipReport] = field(default_factory=list)
+
+
+def make_task(task_name: str, args: ParsedArguments) -> Task:
+    return get_task_class(task_name)(args.task, max_seq_length=args.data.max_seq_length)
+
+
+def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> PreparedData:
+    """Load `splits`, check their columns and rows, and fit the task on the training split if there is one.
+
+    Rows are checked in order train -> validation, so a label unseen in training is caught in validation (whose
+    labels come from the model's config when there is no training split).
+    """
+    data = args.data
+    files = {split: path for split, path in data.files().items() if split in splits}
+    raw = load_splits(files, data.dataset_name, data.dataset_config, data.split_names(), data.skip_bad_rows,
+                      data.cache_dir)
+    limits = {"train": data.max_train_samples, "validation": data.max_eval_samples}
+    prepared = PreparedData(examples={}, sources={})
+    for split in ("train", "validation"):
+        if split not in raw:
+            continue
+        examples, source = raw[split].examples, raw[split].source
+        if limits.get(split):
+            examples = examples.select(range(min(limits[split], len(examples))))
+        check_columns(examples, task.required_columns(split), source)
+        bad_rows = task.find_bad_rows(examples, split)
+        examples, report = drop_bad_rows(examples, bad_rows, source, data.skip_bad_rows, raw[split].skipped)
+        if len(examples) == 0:
+            raise ValueError(f"{source} has no usable rows left (of {report.total_rows}); check the file and columns.")
+        if split == "train":
+            task.fit(examples)
+        prepared.examples[split], prepared.sources[split] = examples, source
+        prepared.skipped.append(report)
+    log_skips(prepared.skipped)
+    return prepared
+
+
+def _preprocess(task: Task, args: ParsedArguments, loaded: LoadedModel, examples: Dataset, split: str) -> Dataset:
+    with args.training.main_process_first(desc=f"tokenizing {split}"):
+        return task.preprocess(examples, loaded.tokenizer, split)
+
+
+def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any] | None, prefix: str) -> dict:
+    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class": ...}`."""
+    metrics = {key[len(prefix) + 1:]: value for key, value in trainer_metrics.items() if key.startswith(prefix + "_")}
+    metrics.update(task_metrics or {})
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------------
+
+
+def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
+    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
+    check_arguments(args, "train")
+    training = args.training
+    check_output_dir(training.output_dir, args.run.overwrite_output_dir, training.resume_from_checkpoint)
+    checkpoint = resolve_checkpoint(training.output_dir, training.resume_from_checkpoint)
+    task = make_task(task_name, args)
+    has_validation = bool(args.data.validation_file or args.data.dataset_name)
+    data = prepare_data(task, args, ["train", "validation"] if has_validation else ["train"])
+    loaded = load_for_training(task, args.model, args.adapter, task.training_texts(data.examples["train"]),
+                               seed=training.seed)
+    train_features = _preprocess(task, args, loaded, data.examples["train"], "train")
+    eval_examples = data.examples.get("validation")
+    eval_features = _preprocess(task, args, loaded, eval_examples, "validation") if eval_examples else None
+    eval_bf16 = use_bf16_inference(training.device, args.run.fp32)
+    trainer = build_trainer(task, loaded.model, loaded.tokenizer, training, train_features, eval_features,
+                            eval_examples, eval_bf16=eval_bf16)
+
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    results: dict[str, Any] = {
+        "task": task_name,
+        "command": command,
+        "train": dict(train_result.metrics),
+        "eval_precision": "bf16" if eval_bf16 else "fp32",
+        "skipped_rows": [report.to_dict() for report in data.skipped],
+    }
+    eval_quality: dict[str, float] = {}
+    if eval_features is not None:
+        eval_metrics = trainer.evaluate()
+        results["eval"] = _split_metrics(eval_metrics, trainer.task_metrics.get("eval"), "eval")
+        eval_quality = quality_metrics(eval_metrics)
+    if trainer.is_world_process_zero():
+        output_dir = Path(training.output_dir)
+        if args.adapter.enabled:
+            save_for_inference(trainer.model, output_dir, args.adapter)
+        write_metrics(output_dir, results)
+        plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
+        write_model_card(
+            output_dir, task_type=task.pipeline_tag, metrics=eval_quality, command=command,
+            dataset_name=data.sources.get("validation", data.sources["train"]), base_model=loaded.base_model,
+            adapter=args.adapter.adapter if args.adapter.enabled else None,
+            hyperparameters=_hyperparameters(args),
+        )
+    return results
+
+
+def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
+    training = args.training
+    chosen = {
+        "learning_rate": training.learning_rate,
+        "per_device_train_batch_size": training.per_device_train_batch_size,
+        "num_train_epochs": training.num_train_epochs,
+        "max_steps": training.max_steps,
+        "warmup_steps": training.warmup_steps,
+        "weight_decay": training.weight_decay,
+        "lr_scheduler_type": str(getattr(training.lr_scheduler_type, "value", training.lr_scheduler_type)),
+        "seed": training.seed,
+        "max_seq_length": args.data.max_seq_length,
+        "adapter": args.adapter.adapter,
+    }
+    if args.adapter.enabled:
+        chosen.update(lora_r=args.adapter.lora_r, lora_alpha=args.adapter.lora_alpha)
+    if args.model.from_scratch:
+        chosen.update(preset=args.model.preset or "small", architecture=args.model.architecture)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------
+# evaluate and predict
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
+    check_arguments(args, command)
+    if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
+        args.training.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-"))
+    task = make_task(task_name, args)
+    loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
+    return task, loaded
+
+
+def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -> dict[str, Any]:
+    """Score a trained model on the validation data; returns (and, with --output_dir, writes) the metrics."""
+    explicit_output = args.training.output_dir not in (None, DEFAULT_OUTPUT_DIR)
+    with ExitStack() as stack:
+        task, loaded = _inference_setup(task_name, args, "evaluate", stack)
+        data = prepare_data(task, args, ["validation"])
+        examples = data.examples["validation"]
+        features = _preprocess(task, args, loaded, examples, "validation")
+        eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
+        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        metrics = trainer.evaluate(features, eval_examples=examples)
+        results = {
+            "task": task_name, "command": command, "model": args.model.model_name_or_path,
+            "data": data.sources["validation"], "eval_precision": "bf16" if eval_bf16 else "fp32",
+            "eval": _split_metrics(metrics, trainer.task_metrics.get("eval"), "eval"),
+            "skipped_rows": [report.to_dict() for report in data.skipped],
+        }
+        if explicit_output and trainer.is_world_process_zero():
+            write_metrics(args.training.output_dir, results)
+    return results
+
+
+def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> list[dict[str, Any]]:
+    """Write one JSON line per input row of the test data, in order, to `--output_file`; returns the rows.
+
+    Only the input columns are needed. With --skip_bad_rows a row the model cannot read (e.g. empty text) still
+    gets its line, holding `error`, so line i of the output always answers row i of the input.
+    """
+    with ExitStack() as stack:
+        task, loaded = _inference_setup(task_name, args, "predict", stack)
+        data = args.data
+        raw = load_splits({"test": data.test_file}, data.dataset_name, data.dataset_config, data.split_names(),
+                          data.skip_bad_rows, data.cache_dir)["test"]
+        check_columns(raw.examples, task.input_columns(), raw.source)
+        examples = raw.examples.select_columns(list(task.input_columns()))
+        bad_rows = task.find_bad_rows(examples, "test")
+        if bad_rows and not data.skip_bad_rows:
+            drop_bad_rows(examples, bad_rows, raw.source, skip=False)  # raises, naming the rows
+        first_problem = {}
+        for bad in sorted(bad_rows, key=lambda bad: bad.index):
+            first_problem.setdefault(bad.index, bad)
+        good = [index for index in range(len(examples)) if index not in first_problem]
+        usable = examples.select(good)
+        eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
+        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        outputs: list[dict[str, Any]] = []
+        if len(usable):
+            features = _preprocess(task, args, loaded, usable, "test")
+            trainer.predict(features, test_examples=usable)
+            outputs = trainer.task_outputs["test"]
+        answers = iter(outputs)
+        rows = [
+            {"error": f"{first_problem[i].problem} in column {first_problem[i].column!r}"} if i in first_problem
+            else next(answers)
+            for i in range(len(examples))
+        ]
+        if trainer.is_world_process_zero():
+            write_jsonl(args.run.output_file, rows)
+        if first_problem or raw.skipped.skipped:
+            logger.warning("%d rows of %s could not be predicted (error lines written); %s", len(first_problem),
+                           raw.source, raw.skipped.summary() if raw.skipped.skipped else "no unparsable rows")
+    return rows
+
+
+__all__ = ["PreparedData", "evaluate", "make_task", "predict", "prepare_data", "train"]
