@@ -12,6 +12,10 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function", one-line help)
+    "train": ("transfuse.cli.train:main", "fine-tune a model: transfuse train <task> [CONFIG.yaml] [--flags]"),
+    "evaluate": ("transfuse.cli.evaluate:main", "score a trained model on validation data"),
+    "predict": ("transfuse.cli.predict:main", "predict a file, one JSON line per input row"),
+    "demo": ("transfuse.cli.demo:main", "train, evaluate and use a small classifier on built-in data, offline"),
 }
 
 
