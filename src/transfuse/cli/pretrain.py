@@ -1,0 +1,54 @@
+"""`transfuse pretrain [CONFIG.yaml] --architecture encoder|decoder|encoder-decoder --train_files F... --output_dir RUN`.
+
+Pretrains a model from raw text with the objective of its architecture and writes a run folder that
+`AutoTokenizer`, the `AutoModelFor*` classes, every task (`--model_name_or_path RUN`) and `transfuse generate`
+load. Options: `transfuse pretrain --help`; the pipeline: `transfuse.pretraining.run`. Bad arguments exit 2,
+bad input (files, text, tokenizer/model mismatch, occupied output folder) exits 1, each with one message; set
+TRANSFUSE_TRACEBACK=1 for the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from typing import Any
+
+from .task_command import configure_logging, format_metrics
+
+
+def summary(results: dict[str, Any]) -> str:
+    train = results["train"]
+    lines = [f"pretrain ({results['objective']}): {train.get('train_runtime', 0):.0f} s, "
+             f"loss {train.get('train_loss', float('nan')):.4f}, {train['train_tokens_per_second']:.0f} tokens/s"]
+    if "eval" in results:
+        lines += ["eval:", format_metrics({k: results["eval"][k] for k in ("loss", "perplexity")})]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    from ..pretraining import parse_pretraining_arguments, run_pretraining
+    from ..pretraining.arguments import build_parser
+
+    if "-h" in argv or "--help" in argv:
+        build_parser().print_help()
+        return 0
+    configure_logging()
+    show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
+    try:
+        run = parse_pretraining_arguments(argv)
+    except (ValueError, FileNotFoundError) as err:
+        if show_traceback:
+            raise
+        print(f"transfuse pretrain: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        results = run_pretraining(run.model, run.pretraining, run.corpus, run.training,
+                                  command=shlex.join(["transfuse", "pretrain", *argv]))
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        if show_traceback:
+            raise
+        print(f"transfuse pretrain: error: {err}", file=sys.stderr)
+        return 1
+    print(summary(results))
+    return 0
