@@ -1,0 +1,73 @@
+"""Every head x architecture through the common model tests (`common.ModelTesterMixin`).
+
+Each architecture runs with a different position type and norm placement, so the three position types and
+both norm placements all pass the whole mixin: encoder = learned + post-norm (BERT-like), decoder = rotary +
+pre-norm (LLaMA-like positions, GPT-2-like norms), encoder-decoder = sinusoidal + post-norm (Vaswani et al.).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from transfuse.modeling import TransfuseForConditionalGeneration, TransfuseForSequenceClassification
+
+from .common import LM_HEADS, ModelTesterMixin, TransfuseModelTester, build, model_classes_for
+
+
+class TestEncoderHeads(ModelTesterMixin):
+    model_tester = TransfuseModelTester("encoder", {"position_embedding_type": "learned", "pre_norm": False})
+    all_model_classes = model_classes_for("encoder")
+
+
+class TestDecoderHeads(ModelTesterMixin):
+    model_tester = TransfuseModelTester("decoder", {"position_embedding_type": "rotary", "pre_norm": True})
+    all_model_classes = model_classes_for("decoder")
+
+
+class TestEncoderDecoderHeads(ModelTesterMixin):
+    model_tester = TransfuseModelTester("encoder-decoder", {"position_embedding_type": "sinusoidal",
+                                                           "pre_norm": False})
+    all_model_classes = model_classes_for("encoder-decoder")
+
+
+@pytest.mark.parametrize("pre_norm", [False, True], ids=["post_norm", "pre_norm"])
+@pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal", "rotary"])
+@pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
+def test_every_position_type_and_norm_placement(architecture, position_embedding_type, pre_norm):
+    """The LM head of each architecture under every position type x norm placement (the classes above run
+    one combination each through the whole mixin): shapes, padding invariance, SDPA == eager."""
+    suite = ModelTesterMixin()
+    suite.model_tester = TransfuseModelTester(
+        architecture, {"position_embedding_type": position_embedding_type, "pre_norm": pre_norm})
+    lm_head = LM_HEADS[architecture]
+    suite.test_forward_shapes(lm_head)
+    suite.test_padding_invariance(lm_head)
+    suite.test_sdpa_matches_eager(lm_head)
+
+
+def test_decoder_classifier_pools_the_last_real_token_on_either_padding_side():
+    tester = TransfuseModelTester("decoder")
+    model = build(TransfuseForSequenceClassification, tester.get_config())
+    tokens = tester.ids(4, batch_size=1)  # (1, 4)
+    pad = torch.zeros(1, 3, dtype=torch.long)  # (1, 3)
+    left, right = torch.cat([pad, tokens], 1), torch.cat([tokens, pad], 1)  # (1, 7) each
+    left_mask, right_mask = (left != 0).long(), (right != 0).long()
+    with torch.no_grad():
+        alone = model(input_ids=tokens).logits
+        torch.testing.assert_close(model(input_ids=left, attention_mask=left_mask).logits, alone)
+        torch.testing.assert_close(model(input_ids=right, attention_mask=right_mask).logits, alone)
+
+
+def test_seq2seq_checkpoint_loads_into_an_encoder_only_head(tmp_path):
+    """Understanding heads on an encoder-decoder config run the encoder alone under the same weight names."""
+    config = TransfuseModelTester("encoder-decoder").get_config()
+    build(TransfuseForConditionalGeneration, config).save_pretrained(tmp_path)
+    seq2seq_state = load_file(tmp_path / "model.safetensors")
+    classifier, info = TransfuseForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert not hasattr(classifier.model, "decoder")
+    assert set(info["missing_keys"]) == {"dense.weight", "dense.bias", "classifier.weight", "classifier.bias"}
+    assert not info["unexpected_keys"], "decoder weights are expected in a seq2seq checkpoint and skipped"
+    for name, tensor in classifier.model.encoder.state_dict().items():
+        assert torch.equal(tensor, seq2seq_state[f"model.encoder.{name}"]), name
