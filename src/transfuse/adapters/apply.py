@@ -19,9 +19,12 @@ from .methods import build_peft_config
 logger = logging.getLogger(__name__)
 
 
+QUANTIZED_PARAMETER_CLASSES = ("Params4bit", "Int8Params")  # bitsandbytes' weight classes
+
+
 def is_quantized(model: nn.Module) -> bool:
-    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
-                or getattr(model, "hf_quantizer", None) is not None)
+    """Whether any weight of `model` is stored by bitsandbytes (after `dequantize()`, none is)."""
+    return any(type(p).__name__ in QUANTIZED_PARAMETER_CLASSES for p in model.parameters())
 
 
 def apply_adapter(

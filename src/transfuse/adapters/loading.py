@@ -9,6 +9,7 @@ matching its head.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from transformers import (
 
 from .. import modeling as transfuse_modeling
 from .arguments import AdapterArguments
+from .quantization import quantization_kwargs
 
 ADAPTER_CONFIG = "adapter_config.json"
 RUN_ADAPTER_INFO = "transfuse_adapter.json"
@@ -65,17 +67,24 @@ def _task_config(path: Path, base: str, **kwargs: Any) -> PretrainedConfig:
     return config
 
 
-def load_for_inference(path: str | Path, is_trainable: bool = False, **kwargs: Any) -> nn.Module:
-    """Load a run folder for prediction: a full model, or the base + adapter (a `PeftModel`) in eval mode.
+def training_adapter_arguments(path: str | Path) -> AdapterArguments | None:
+    """The `AdapterArguments` an adapter run was trained with (from `transfuse_adapter.json`), if recorded."""
+    info_file = Path(path) / RUN_ADAPTER_INFO
+    if not info_file.is_file():
+        return None
+    recorded = json.loads(info_file.read_text()).get("adapter_arguments")
+    if not recorded:
+        return None
+    known = {f.name for f in fields(AdapterArguments)}
+    return AdapterArguments(**{k: v for k, v in recorded.items() if k in known})
 
-    `kwargs` go to the base model's `from_pretrained` (e.g. `torch_dtype`, or `quantization_config` to run a
-    QLoRA adapter on the same quantized base it was trained with).
+
+def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: Any) -> tuple[nn.Module, PeftConfig]:
+    """The task model an adapter folder was trained on (its head rebuilt from the saved config), without the adapter.
+
+    With `quantized`, a base trained in 4/8 bit is loaded the same way, so logits match training.
     """
     path = Path(path)
-    if not is_adapter_folder(path):
-        config = AutoConfig.from_pretrained(path)
-        model = model_class_for(config).from_pretrained(path, **kwargs)
-        return model.eval()
     peft_config = PeftConfig.from_pretrained(path)
     base = peft_config.base_model_name_or_path
     if not base:
@@ -83,7 +92,28 @@ def load_for_inference(path: str | Path, is_trainable: bool = False, **kwargs: A
                          "adapter from a model loaded with from_pretrained, or set the field to the base's path.")
     config = _task_config(path, base)
     model_class = model_class_for(config, peft_config.task_type)
-    model = model_class.from_pretrained(base, config=config, **kwargs)
+    trained_with = training_adapter_arguments(path)
+    if quantized and trained_with is not None and "quantization_config" not in kwargs:
+        kwargs.update(quantization_kwargs(trained_with, model_class, config))
+    return model_class.from_pretrained(base, config=config, **kwargs), peft_config
+
+
+def load_for_inference(path: str | Path, is_trainable: bool = False, quantized: bool = True, **kwargs: Any) -> nn.Module:
+    """Load a run folder for prediction: a full model, or the base + adapter (a `PeftModel`) in eval mode.
+
+    Args:
+        path: run folder.
+        is_trainable: keep the adapter trainable (to continue training) instead of eval mode.
+        quantized: load a base trained in 4/8 bit quantized again (as trained; needs bitsandbytes); False loads
+            it in float.
+        kwargs: passed to the base model's `from_pretrained` (e.g. `dtype`).
+    """
+    path = Path(path)
+    if not is_adapter_folder(path):
+        config = AutoConfig.from_pretrained(path)
+        model = model_class_for(config).from_pretrained(path, **kwargs)
+        return model.eval()
+    model, _ = load_base_for_adapter(path, quantized=quantized, **kwargs)
     model = PeftModel.from_pretrained(model, path, is_trainable=is_trainable)
     return model if is_trainable else model.eval()
 
@@ -104,8 +134,15 @@ def save_for_inference(model: nn.Module, output_dir: str | Path, adapter_args: A
     type(config).from_dict(config_dict).save_pretrained(output_dir)
     info: dict[str, Any] = {"adapters": sorted(model.peft_config)}
     if adapter_args is not None:
-        info["adapter_arguments"] = {k: v for k, v in vars(adapter_args).items()}
+        info["adapter_arguments"] = asdict(adapter_args)
     (output_dir / RUN_ADAPTER_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
-__all__ = ["is_adapter_folder", "load_for_inference", "model_class_for", "save_for_inference"]
+__all__ = [
+    "is_adapter_folder",
+    "load_base_for_adapter",
+    "load_for_inference",
+    "model_class_for",
+    "save_for_inference",
+    "training_adapter_arguments",
+]

@@ -7,6 +7,7 @@ tables; `model_type="transfuse"` gets its own defaults below, written against th
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from peft import (
@@ -21,6 +22,7 @@ from peft import (
     TaskType,
     VeraConfig,
 )
+from peft.tuners.tuners_utils import check_target_module_exists
 from peft.utils.constants import (
     TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING,
     TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING,
@@ -38,8 +40,9 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
 )
+from transformers.pytorch_utils import Conv1D
 
-from .arguments import PROMPT_LEARNING, AdapterArguments
+from .arguments import AdapterArguments
 
 TRANSFUSE_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 TRANSFUSE_FEED_FORWARD = ["fc1", "fc2"]
@@ -125,21 +128,68 @@ def infer_task_type(model: nn.Module) -> TaskType | None:
     return None
 
 
+def _accepts_past_key_values(model: nn.Module) -> bool:
+    """peft's own test for prefix tuning: the head, or else its backbone, must take `past_key_values`."""
+    backbone = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone) if m is not None)
+
+
 def check_method_for_task(args: AdapterArguments, task_type: TaskType | None, model: nn.Module) -> None:
-    """Refuse, before training, the method/task pairs that peft accepts but that cannot work."""
-    if args.adapter == "prefix" and getattr(model.config, "model_type", None) == "transfuse":
-        # peft hands the prefix to the model as `past_key_values=`; transfuse (transformers 5) takes `cache=`, so
-        # a generation head would silently drop it and a classification head fails inside peft.
+    """Refuse, before training, the method/task pairs that peft accepts but that cannot work.
+
+    Each rule was measured with peft 0.21 and transformers 5 (see tests/adapters/test_refusals.py):
+    `generate()` of a prefix/prompt-tuned model does not reproduce the forward pass it was trained with.
+    """
+    method, task = args.adapter, task_type.value if task_type is not None else "feature extraction"
+    if method == "prefix":
+        if getattr(model.config, "model_type", None) == "transfuse":
+            raise ValueError(
+                "--adapter prefix: peft 0.21 hands the learned keys/values over as `past_key_values`, but transfuse "
+                "models take transformers 5's `cache=` argument, so the prefix would be silently dropped. Use "
+                "--adapter prompt (virtual input tokens) or a module adapter such as --adapter lora."
+            )
+        if task_type in GENERATION_TASKS:
+            raise ValueError(
+                f"--adapter prefix cannot be used for generation ({task}): with transformers 5, peft's generate() "
+                "ignores or misplaces the prefix (BART/T5 generate as if untuned; GPT-2 diverges from the trained "
+                "forward pass), so the trained model cannot be served. Use --adapter lora."
+            )
+        if not _accepts_past_key_values(model):
+            raise ValueError(
+                f"--adapter prefix: peft 0.21 needs a forward argument named `past_key_values`, which transformers 5 "
+                f"renamed to `cache` in {type(model).__name__} and its backbone, so peft would fail. Use --adapter "
+                "prompt or --adapter lora."
+            )
+    if method == "prompt":
+        if task_type == TaskType.CAUSAL_LM:
+            raise ValueError(
+                "--adapter prompt cannot be used for causal-LM generation: with transformers 5, peft's generate() "
+                "drops the virtual tokens after the first generated token, so outputs diverge from the trained "
+                "model. Use --adapter lora (prompt tuning works for classification and seq2seq)."
+            )
+        if task_type in (TaskType.TOKEN_CLS, TaskType.QUESTION_ANS):
+            raise ValueError(
+                f"--adapter prompt prepends {args.num_virtual_tokens} virtual tokens, which shifts every per-token "
+                f"output of a {task} model against its labels/answer positions. Use --adapter lora."
+            )
+
+
+def _matching_modules(model: nn.Module, peft_config: PeftConfig) -> list[tuple[str, nn.Module]]:
+    if isinstance(peft_config.target_modules, str) and peft_config.target_modules == "all-linear":
+        return []
+    return [(name, module) for name, module in model.named_modules()
+            if name and check_target_module_exists(peft_config, name)]
+
+
+def check_target_layers(args: AdapterArguments, model: nn.Module, peft_config: PeftConfig) -> None:
+    """LoHa and LoKr (LyCORIS) wrap `nn.Linear`/`nn.Conv*` only; GPT-2 style `Conv1D` layers are refused early."""
+    if args.adapter not in ("loha", "lokr"):
+        return
+    conv1d = [name for name, module in _matching_modules(model, peft_config) if isinstance(module, Conv1D)]
+    if conv1d:
         raise ValueError(
-            "--adapter prefix passes its learned prefix as `past_key_values`, which transfuse models (transformers "
-            "5 `cache=` API) do not take: peft would silently train and run without the prefix. Use --adapter "
-            "prompt (virtual input tokens) or a module adapter such as --adapter lora."
-        )
-    if args.adapter in PROMPT_LEARNING and task_type in GENERATION_TASKS:
-        raise ValueError(
-            f"--adapter {args.adapter} is not supported for generation ({task_type.value}) here: peft injects the "
-            "virtual tokens through the legacy `past_key_values` generation path, which transformers 5 no longer "
-            "feeds back, so `generate()` silently runs without them. Use --adapter lora (or another module adapter)."
+            f"--adapter {args.adapter} cannot wrap transformers `Conv1D` layers ({', '.join(conv1d[:3])}, ...; "
+            "GPT-2 style fused projections). Use --adapter lora/dora/ia3/vera, which support them."
         )
 
 
@@ -203,14 +253,18 @@ def build_peft_config(
         target_modules = "all-linear"
     common = dict(target_modules=target_modules, modules_to_save=modules_to_save, task_type=task_type)
     if args.adapter == "ia3":
-        return _ia3(args, common, model_type)
-    return BUILDERS[args.adapter](args, common)
+        peft_config = _ia3(args, common, model_type)
+    else:
+        peft_config = BUILDERS[args.adapter](args, common)
+    check_target_layers(args, model, peft_config)
+    return peft_config
 
 
 __all__ = [
     "TRANSFUSE_TARGET_MODULES",
     "build_peft_config",
     "check_method_for_task",
+    "check_target_layers",
     "default_target_modules",
     "infer_task_type",
 ]

@@ -10,13 +10,18 @@ meta-device skeleton of the model (no weights are read). bitsandbytes is importe
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 from typing import Any
 
 import torch
+from torch import nn
 from transformers import AutoConfig, BitsAndBytesConfig, PretrainedConfig
+from transformers.pytorch_utils import Conv1D
 
 from .arguments import AdapterArguments
+
+logger = logging.getLogger(__name__)
 
 
 def require_bitsandbytes(quantization: str) -> None:
@@ -44,8 +49,21 @@ def _exact(module_name: str) -> str:
     return f"(?:{re.escape(module_name)})"
 
 
-def float_module_names(auto_class: Any, config: PretrainedConfig) -> list[str]:
-    """Modules of the task model to keep in float: everything outside the backbone, plus the output layer."""
+def _cpu_4bit_unsupported(skeleton: nn.Module) -> list[str]:
+    """Linear layers bitsandbytes' CPU 4-bit inference kernel cannot pack (it needs in_features % 64 == 0 and
+    out_features % 32 == 0, and fails with a reshape error otherwise): they stay in float."""
+    names = []
+    for name, module in skeleton.named_modules():
+        if isinstance(module, nn.Linear) and (module.in_features % 64 or module.out_features % 32):
+            names.append(name)
+        elif isinstance(module, Conv1D) and (module.weight.shape[0] % 64 or module.nf % 32):
+            names.append(name)
+    return names
+
+
+def float_module_names(auto_class: Any, config: PretrainedConfig, cpu_4bit: bool = False) -> list[str]:
+    """Modules of the task model to keep in float: everything outside the backbone, plus the output layer (and,
+    with `cpu_4bit`, layers whose shapes the CPU 4-bit kernel cannot take)."""
     with torch.device("meta"):
         skeleton = auto_class.from_config(config)
     names = {name for name, _ in skeleton.named_children() if name != skeleton.base_model_prefix}
@@ -55,7 +73,15 @@ def float_module_names(auto_class: Any, config: PretrainedConfig) -> list[str]:
     if output is not None:
         names |= {name for name, module in skeleton.named_modules() if module is output}
     # only modules that own weights matter (dropouts and activations hold none)
-    return sorted(name for name in names if any(True for _ in skeleton.get_submodule(name).parameters()))
+    names = {name for name in names if any(True for _ in skeleton.get_submodule(name).parameters())}
+    if cpu_4bit:
+        odd_shapes = [n for n in _cpu_4bit_unsupported(skeleton)
+                      if n not in names and not any(n.startswith(k + ".") for k in names)]
+        if odd_shapes:
+            logger.warning("Keeping %d linear layers in float (e.g. %s): bitsandbytes' CPU 4-bit kernel needs "
+                           "in_features %% 64 == 0 and out_features %% 32 == 0.", len(odd_shapes), odd_shapes[0])
+        names |= set(odd_shapes)
+    return sorted(names)
 
 
 def bnb_config(args: AdapterArguments, keep_in_float: list[str] | tuple[str, ...] = ()) -> BitsAndBytesConfig | None:
@@ -90,8 +116,10 @@ def quantization_kwargs(
     config = config_or_path
     if not isinstance(config, PretrainedConfig):
         config = AutoConfig.from_pretrained(config_or_path, **config_kwargs)
-    kwargs: dict[str, Any] = {"quantization_config": bnb_config(args, float_module_names(auto_class, config))}
-    if not torch.cuda.is_available():
+    on_cpu = not torch.cuda.is_available()
+    keep_in_float = float_module_names(auto_class, config, cpu_4bit=on_cpu and args.quantization == "4bit")
+    kwargs: dict[str, Any] = {"quantization_config": bnb_config(args, keep_in_float)}
+    if on_cpu:
         kwargs["device_map"] = "cpu"
     return kwargs
 
