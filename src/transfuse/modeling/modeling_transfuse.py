@@ -233,8 +233,8 @@ class TransfuseLayer(GradientCheckpointingLayer):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        bias: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
+        bias: torch.Tensor | None = None,
         encoder_bias: torch.Tensor | None = None,
         rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
         cache: Cache | None = None,
@@ -353,8 +353,9 @@ class TransfuseStack(nn.Module):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
+            # tensors that need gradients go positionally: reentrant gradient checkpointing tracks only those
             hidden_states, self_probs, cross_probs = layer(
-                hidden_states, bias=bias, encoder_hidden_states=encoder_hidden_states, encoder_bias=encoder_bias,
+                hidden_states, encoder_hidden_states, bias=bias, encoder_bias=encoder_bias,
                 rotary=rotary, cache=cache, output_attentions=bool(output_attentions),
             )
             if output_attentions:
