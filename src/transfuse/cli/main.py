@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("transfuse.cli.evaluate:main", "score a trained model on validation data"),
     "predict": ("transfuse.cli.predict:main", "predict a file, one JSON line per input row"),
     "demo": ("transfuse.cli.demo:main", "train, evaluate and use a small classifier on built-in data, offline"),
+    "push": ("transfuse.cli.push:main", "upload a run (weights, code, tokenizer, card) to the Hugging Face Hub"),
     "tokenizer": ("transfuse.cli.tokenizer:main", "train a tokenizer on raw text: transfuse tokenizer train ..."),
     "pretrain": ("transfuse.cli.pretrain:main", "pretrain an encoder, decoder or encoder-decoder on raw text"),
     "generate": ("transfuse.cli.generate:main", "generate text from prompts with a decoder or encoder-decoder"),
