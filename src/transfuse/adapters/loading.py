@@ -58,7 +58,7 @@ def model_class_for(config: PretrainedConfig, task_type: TaskType | str | None =
     return AutoModel
 
 
-def _task_config(path: Path, base: str, **kwargs: Any) -> PretrainedConfig:
+def task_config(path: Path, base: str, **kwargs: Any) -> PretrainedConfig:
     """The task model's config saved next to the adapter (labels, head size), else the base's own config."""
     source = path if (path / "config.json").is_file() else base
     config = AutoConfig.from_pretrained(source, **kwargs)
@@ -90,7 +90,7 @@ def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: An
     if not base:
         raise ValueError(f"{path / ADAPTER_CONFIG} names no base model (`base_model_name_or_path`); re-save the "
                          "adapter from a model loaded with from_pretrained, or set the field to the base's path.")
-    config = _task_config(path, base)
+    config = task_config(path, base)
     model_class = model_class_for(config, peft_config.task_type)
     trained_with = training_adapter_arguments(path)
     if quantized and trained_with is not None and "quantization_config" not in kwargs:
@@ -124,10 +124,14 @@ def save_for_inference(model: nn.Module, output_dir: str | Path, adapter_args: A
     For a `PeftModel` this adds `config.json` (labels and head shapes) and `transfuse_adapter.json` (method and
     quantization used in training) beside peft's files. Safe to call after `Trainer.save_model`.
     """
-    output_dir = Path(output_dir)
     model.save_pretrained(output_dir)
-    if not isinstance(model, PeftModel):
-        return
+    if isinstance(model, PeftModel):
+        write_task_files(model, output_dir, adapter_args)
+
+
+def write_task_files(model: PeftModel, output_dir: str | Path, adapter_args: AdapterArguments | None = None) -> None:
+    """The files an adapter folder needs beside peft's own: the task config and how it was trained."""
+    output_dir = Path(output_dir)
     config = model.get_base_model().config
     config_dict = config.to_dict()
     config_dict.pop("quantization_config", None)
@@ -145,4 +149,5 @@ __all__ = [
     "model_class_for",
     "save_for_inference",
     "training_adapter_arguments",
+    "write_task_files",
 ]
