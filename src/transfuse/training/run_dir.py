@@ -23,6 +23,8 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.trainer_utils import get_last_checkpoint
 
+from .checkpointing import is_complete_checkpoint, last_complete_checkpoint
+
 METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "README.md"
 LOSS_CURVE_FILE = "loss_curve.png"
@@ -53,7 +55,7 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | Non
     if not resume_from_checkpoint:
         return None
     if resume_from_checkpoint in AUTO_RESUME:
-        last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+        last = last_complete_checkpoint(output_dir)  # never a checkpoint whose save was cut short
         if last is None:
             raise FileNotFoundError(
                 f"--resume_from_checkpoint {resume_from_checkpoint}: no checkpoint-N folder in {str(output_dir)!r} "
@@ -62,6 +64,10 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | Non
         return last
     if not Path(resume_from_checkpoint).is_dir():
         raise FileNotFoundError(f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint folder.")
+    if not is_complete_checkpoint(resume_from_checkpoint):
+        raise ValueError(f"--resume_from_checkpoint {resume_from_checkpoint!r} is incomplete (no whole "
+                         "trainer_state.json: the run was killed while saving it); pass --resume_from_checkpoint auto "
+                         "to take the last complete one.")
     return resume_from_checkpoint
 
 

@@ -31,6 +31,7 @@ from transformers import (
 from transformers.trainer_utils import EvalLoopOutput
 
 from ..tasks import Task
+from .checkpointing import AtomicCheckpointMixin
 
 
 class TaskTrainerMixin:
@@ -83,11 +84,11 @@ class TaskTrainerMixin:
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **kwargs)
 
 
-class TaskTrainer(TaskTrainerMixin, Trainer):
+class TaskTrainer(AtomicCheckpointMixin, TaskTrainerMixin, Trainer):
     """`Trainer` for tasks scored from a forward pass (classification, QA, tagging, language modelling)."""
 
 
-class Seq2SeqTaskTrainer(TaskTrainerMixin, Seq2SeqTrainer):
+class Seq2SeqTaskTrainer(AtomicCheckpointMixin, TaskTrainerMixin, Seq2SeqTrainer):
     """`Seq2SeqTrainer` for tasks scored from `generate()` (translation, summarisation)."""
 
 
