@@ -36,8 +36,9 @@ EXPECTED_WORLD_SIZE_ENV = "TRANSFUSE_EXPECTED_WORLD_SIZE"
 WORLD_SIZE_ENVS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
 
-class WorldSizeMismatchError(RuntimeError):
-    """The run has a different number of processes than the user asked for."""
+class WorldSizeMismatchError(ValueError):
+    """The run has a different number of processes than the user asked for (a launch configuration error, so a
+    `ValueError`: command-line front-ends print it as a one-line error before any work starts)."""
 
 
 @dataclass(frozen=True)

@@ -197,15 +197,15 @@ def _stage_full_model(run_dir: Path, staging: Path) -> None:
 
 
 def _stage_merged_adapter(run_dir: Path, staging: Path) -> None:
-    from .adapters import load_for_inference
+    """The adapter folded into its base (dequantized first for QLoRA) by `transfuse merge`'s own code, with its
+    report of the largest logit change (`merge_report.json`)."""
+    from .adapters.merge import merge_run
 
-    model = load_for_inference(run_dir)
     try:
-        merged = model.merge_and_unload()
-    except AttributeError as error:  # prompt learning (prefix, prompt) has no weights to merge into
+        merge_run(run_dir, staging)
+    except ValueError as error:  # e.g. prompt learning (prefix, prompt): nothing to fold into the weights
         raise ValueError(f"the adapter in {run_dir} cannot be merged into its base ({error}); push it with "
                          "--adapter_only.") from error
-    merged.save_pretrained(staging)
 
 
 def _stage_adapter(run_dir: Path, staging: Path, base_model_repo_id: str | None) -> str:
@@ -250,6 +250,7 @@ def stage_run(args: PushArguments, staging: str | Path) -> StagedRun:
         staged = StagedRun(staging, "adapter", base, adapter_config.get("task_type"))
     elif adapter_config:
         _stage_merged_adapter(run_dir, staging)
+        card = _load_card(staging) or card  # the training card plus the merge's drift report
         staged = StagedRun(staging, "merged-adapter", adapter_config.get("base_model_name_or_path"))
     else:
         _stage_full_model(run_dir, staging)
@@ -389,6 +390,37 @@ def push_run(args: PushArguments, token: str | None = None) -> str:
     return commit.commit_url
 
 
+@dataclass
+class PushRequest:
+    """A push to run once the run folder is complete (what `--push_to_hub` asks of `transfuse train`)."""
+
+    repo_id: str
+    private: bool = False
+    revision: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    def push(self, run_dir: str | Path) -> str:
+        args = PushArguments(run_dir=str(run_dir), repo_id=self.repo_id, private=self.private, revision=self.revision)
+        return push_run(args, token=self.token)
+
+
+def take_over_push_to_hub(training_args: Any) -> PushRequest | None:
+    """Turn `TrainingArguments.push_to_hub` into a `PushRequest` for the end of the run, and switch the Trainer's
+    own pushing off: it would create the repo at start-up, upload every checkpoint with the pickled
+    `training_args.bin`, and replace our card with its own. Raises before training when no token is available.
+    """
+    if not training_args.push_to_hub:
+        return None
+    token = training_args.hub_token or get_token()
+    if token is None:
+        raise ValueError("--push_to_hub needs a Hub token with write access: log in with `hf auth login` or set "
+                         "HF_TOKEN (or drop --push_to_hub and run `transfuse push` later).")
+    training_args.push_to_hub = False
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).resolve().name
+    return PushRequest(repo_id=repo_id, private=bool(training_args.hub_private_repo),
+                       revision=training_args.hub_revision, token=token)
+
+
 def load_from_hub(repo_id: str, revision: str | None = None, **kwargs: Any):
     """Load a pushed transfuse run by repo id: a full model, or an adapter on the base its config names.
 
@@ -399,5 +431,5 @@ def load_from_hub(repo_id: str, revision: str | None = None, **kwargs: Any):
     return load_for_inference(snapshot_download(repo_id, revision=revision), **kwargs)
 
 
-__all__ = ["PushArguments", "StagedRun", "load_from_hub", "push_run", "redact_secrets", "stage_run",
-           "usage_snippet", "write_hub_card"]
+__all__ = ["PushArguments", "PushRequest", "StagedRun", "load_from_hub", "push_run", "redact_secrets", "stage_run",
+           "take_over_push_to_hub", "usage_snippet", "write_hub_card"]

@@ -24,6 +24,8 @@ from datasets import Dataset
 from ..adapters import save_for_inference
 from ..data.loading import load_splits
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
+from ..distributed import check_world_size
+from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
 from .arguments import ParsedArguments, check_arguments
 from .models import LoadedModel, load_for_evaluation, load_for_training
@@ -109,7 +111,9 @@ def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any]
 def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
     """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
     check_arguments(args, "train")
+    check_world_size()  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop, say why
     training = args.training
+    push = take_over_push_to_hub(training)  # --push_to_hub: `transfuse push` once the run folder is complete
     check_output_dir(training.output_dir, args.run.overwrite_output_dir, training.resume_from_checkpoint)
     checkpoint = resolve_checkpoint(training.output_dir, training.resume_from_checkpoint)
     task = make_task(task_name, args)
@@ -150,6 +154,8 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
             adapter=args.adapter.adapter if args.adapter.enabled else None,
             hyperparameters=_hyperparameters(args),
         )
+        if push is not None:
+            logger.info("pushed %s to %s", output_dir, push.push(output_dir))
     return results
 
 
