@@ -17,7 +17,8 @@ import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
-from .merge import prediction_tensor
+from .merge import prediction_tensor, random_sample_inputs
+from .methods import infer_task_type
 
 
 @dataclass
@@ -76,6 +77,28 @@ def _loss(model: nn.Module, inputs: dict) -> torch.Tensor:
     return loss if loss is not None else prediction_tensor(output).float().pow(2).mean()
 
 
+def synthetic_batch(model: nn.Module, batch_size: int = 4, length: int = 32, seed: int = 0) -> dict:
+    """Seeded random inputs with labels of the right kind for the model's head (no data needed)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inputs = random_sample_inputs(base, num_samples=batch_size, length=length, seed=seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    task_type = infer_task_type(base)
+    task = task_type.value if task_type is not None else None
+    length = inputs["input_ids"].shape[1]
+    if task == "SEQ_CLS":
+        inputs["labels"] = torch.randint(0, base.config.num_labels, (batch_size,), generator=generator)
+    elif task == "TOKEN_CLS":
+        inputs["labels"] = torch.randint(0, base.config.num_labels, (batch_size, length), generator=generator)
+    elif task == "QUESTION_ANS":
+        inputs["start_positions"] = torch.randint(0, length, (batch_size,), generator=generator)
+        inputs["end_positions"] = inputs["start_positions"]
+    elif task == "CAUSAL_LM":
+        inputs["labels"] = inputs["input_ids"].clone()
+    elif task == "SEQ_2_SEQ_LM":
+        inputs["labels"] = inputs.pop("decoder_input_ids")
+    return inputs
+
+
 def check_adapter(model: nn.Module, inputs: dict, max_steps: int = 3, lr: float = 1e-2) -> AdapterCheckReport:
     """Check `model` (a `PeftModel`, or any model with trainable parameters) on one batch of `inputs`."""
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
@@ -116,4 +139,4 @@ def check_adapter(model: nn.Module, inputs: dict, max_steps: int = 3, lr: float 
     return report
 
 
-__all__ = ["AdapterCheckReport", "check_adapter", "count_parameters"]
+__all__ = ["AdapterCheckReport", "check_adapter", "count_parameters", "synthetic_batch"]
