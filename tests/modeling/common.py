@@ -90,8 +90,8 @@ class TransfuseModelTester:
         return "left" if self.architecture == "decoder" else "right"
 
     def get_config(self, **overrides: Any) -> TransfuseConfig:
-        return get_preset("tiny", self.architecture, num_labels=self.num_labels,
-                          **{**self.config_overrides, **overrides})
+        return get_preset("tiny", self.architecture, **{"num_labels": self.num_labels, **self.config_overrides,
+                                                        **overrides})
 
     def ids(self, length: int, batch_size: int | None = None, generator: torch.Generator | None = None,
             vocab_size: int | None = None) -> torch.Tensor:
@@ -209,7 +209,10 @@ class ModelTesterMixin:
             if not name.endswith("k_proj.bias"):
                 assert param.grad.abs().sum() > 0, f"{name} got an all-zero gradient"
 
-    def test_gradient_checkpointing_gives_the_same_gradients(self, model_class):
+    @pytest.mark.parametrize("use_reentrant", [False, True], ids=["non_reentrant", "reentrant"])
+    def test_gradient_checkpointing_gives_the_same_gradients(self, model_class, use_reentrant):
+        """Both torch checkpoint flavours; the reentrant one (peft's QLoRA path, many recipes) tracks only
+        positional tensors, so the encoder output must reach the decoder layers positionally."""
         config = self.model_tester.get_config()
         inputs = self.model_tester.prepare_inputs(model_class, with_labels=True)
 
@@ -225,7 +228,7 @@ class ModelTesterMixin:
         expected = gradients(model)
         model.zero_grad(set_to_none=True)
         # transformers 5 name of `gradient_checkpointing_enable` (kept as a deprecated alias until v6)
-        model.activation_checkpointing_enable()
+        model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
         assert model.is_activation_checkpointing
         # hooks on the layer itself stay outside the checkpoint; one inside it sees the backward replay
         feed_forward_calls = []
@@ -316,6 +319,36 @@ class ModelTesterMixin:
                 assert probs.shape == (B, nh, queries, keys), f"{name}: shape {tuple(probs.shape)}"
                 torch.testing.assert_close(probs.sum(-1), torch.ones(B, nh, queries))
                 assert (probs.masked_select(forbidden) == 0).all(), f"{name} attends to padding or the future"
+
+    def test_hidden_states_output(self, model_class):
+        """`output_hidden_states=True`: the embeddings plus one (B, T, C) tensor per layer, the last one final."""
+        tester = self.model_tester
+        model = build(model_class, tester.get_config())
+        with torch.no_grad():
+            outputs = model(**tester.prepare_inputs(model_class), output_hidden_states=True)
+        cfg, B, C = model.config, tester.batch_size, model.config.hidden_size
+        T, Td = tester.seq_length, tester.decoder_seq_length
+        if runs_decoder(model):  # name: (layers, length, the output it must end with)
+            expected = {"encoder_hidden_states": (cfg.num_hidden_layers, T, "encoder_last_hidden_state"),
+                        "decoder_hidden_states": (cfg.num_decoder_layers, Td, "last_hidden_state")}
+        else:
+            expected = {"hidden_states": (cfg.num_hidden_layers, T, "last_hidden_state")}
+        for name, (layers, length, final_name) in expected.items():
+            states = outputs[name]
+            assert len(states) == layers + 1, f"{name}: embeddings + one per layer"
+            assert all(h.shape == (B, length, C) for h in states), f"{name}: {[tuple(h.shape) for h in states]}"
+            if final_name in outputs:
+                assert torch.equal(states[-1], outputs[final_name]), f"{name}[-1] is not {final_name}"
+
+    def test_inputs_embeds_match_input_ids(self, model_class):
+        """Token embeddings passed in (as peft prompt tuning does) give the outputs of the ids themselves."""
+        model = build(model_class, self.model_tester.get_config())
+        with_ids = self.model_tester.prepare_inputs(model_class)
+        with_embeds = dict(with_ids)
+        with_embeds["inputs_embeds"] = model.get_input_embeddings()(with_embeds.pop("input_ids"))  # (B, T, C)
+        with torch.no_grad():
+            assert_outputs_close(main_outputs(model(**with_ids)), main_outputs(model(**with_embeds)),
+                                 what="inputs_embeds vs input_ids")
 
     # ---- structure ------------------------------------------------------------------------------------------
 

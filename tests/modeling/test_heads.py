@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from transfuse.modeling import TransfuseForConditionalGeneration, TransfuseForSequenceClassification
+from transfuse.modeling import (
+    TransfuseForConditionalGeneration,
+    TransfuseForSequenceClassification,
+    TransfuseModel,
+)
 
 from .common import LM_HEADS, ModelTesterMixin, TransfuseModelTester, build, model_classes_for
 
@@ -71,3 +76,57 @@ def test_seq2seq_checkpoint_loads_into_an_encoder_only_head(tmp_path):
     assert not info["unexpected_keys"], "decoder weights are expected in a seq2seq checkpoint and skipped"
     for name, tensor in classifier.model.encoder.state_dict().items():
         assert torch.equal(tensor, seq2seq_state[f"model.encoder.{name}"]), name
+
+
+@pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal", "rotary"])
+def test_inputs_longer_than_max_position_embeddings(position_embedding_type):
+    """Position tables end at `max_position_embeddings` and say so; rotary positions have no table."""
+    tester = TransfuseModelTester("encoder", {"position_embedding_type": position_embedding_type})
+    model = build(TransfuseModel, tester.get_config())
+    too_long = tester.ids(model.config.max_position_embeddings + 1, batch_size=1)
+    if position_embedding_type == "rotary":
+        assert model(input_ids=too_long).last_hidden_state.shape[1] == too_long.shape[1]
+        return
+    with pytest.raises(ValueError, match="65 tokens is longer than max_position_embeddings=64"):
+        model(input_ids=too_long)
+
+
+@pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
+def test_lm_losses_match_their_definitions(architecture):
+    """MLM: cross-entropy where labels != -100; causal LM: labels shifted left by one inside the loss;
+    seq2seq: labels aligned with the decoder outputs (decoder inputs are the labels shifted right)."""
+    tester = TransfuseModelTester(architecture)
+    lm_head = LM_HEADS[architecture]
+    model = build(lm_head, tester.get_config())
+    inputs = tester.prepare_inputs(lm_head, with_labels=True)
+    labels = inputs["labels"]
+    if architecture == "encoder-decoder":
+        del inputs["decoder_input_ids"]  # derived from the labels
+    with torch.no_grad():
+        outputs = model(**inputs)
+    logits = outputs.logits  # (B, T, V)
+    if architecture == "decoder":
+        logits, labels = logits[:, :-1], labels[:, 1:]  # position t predicts token t + 1
+    expected = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+    torch.testing.assert_close(outputs.loss, expected)
+    if architecture == "encoder-decoder":
+        start = model.config.decoder_start_token_id
+        with torch.no_grad():
+            teacher_forced = model(**inputs, decoder_input_ids=torch.cat(
+                [torch.full_like(labels[:, :1], start), labels[:, :-1]], 1)).logits  # (B, Td, V)
+        torch.testing.assert_close(outputs.logits, teacher_forced)
+
+
+@pytest.mark.parametrize("problem_type, num_labels, labels, loss", [
+    ("single_label_classification", 3, torch.tensor([2, 0]), lambda z, y: F.cross_entropy(z, y)),
+    ("multi_label_classification", 3, torch.tensor([[1.0, 0, 1], [0, 1, 0]]),
+     lambda z, y: F.binary_cross_entropy_with_logits(z, y)),
+    ("regression", 1, torch.tensor([0.5, -1.0]), lambda z, y: F.mse_loss(z.squeeze(-1), y)),
+])
+def test_sequence_classification_problem_types(problem_type, num_labels, labels, loss):
+    tester = TransfuseModelTester("encoder")
+    config = tester.get_config(num_labels=num_labels, problem_type=problem_type)
+    model = build(TransfuseForSequenceClassification, config)
+    with torch.no_grad():
+        outputs = model(**tester.prepare_inputs(TransfuseForSequenceClassification), labels=labels)
+    torch.testing.assert_close(outputs.loss, loss(outputs.logits, labels))
