@@ -12,11 +12,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from transfuse.modeling import (
-    TransfuseForConditionalGeneration,
-    TransfuseForSequenceClassification,
-    TransfuseModel,
-)
+from transfuse.modeling import TransfuseForSequenceClassification, TransfuseModel
 
 from .common import LM_HEADS, ModelTesterMixin, TransfuseModelTester, build, model_classes_for
 
@@ -65,17 +61,20 @@ def test_decoder_classifier_pools_the_last_real_token_on_either_padding_side():
         torch.testing.assert_close(model(input_ids=right, attention_mask=right_mask).logits, alone)
 
 
-def test_seq2seq_checkpoint_loads_into_an_encoder_only_head(tmp_path):
-    """Understanding heads on an encoder-decoder config run the encoder alone under the same weight names."""
-    config = TransfuseModelTester("encoder-decoder").get_config()
-    build(TransfuseForConditionalGeneration, config).save_pretrained(tmp_path)
-    seq2seq_state = load_file(tmp_path / "model.safetensors")
+@pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
+def test_pretrained_lm_checkpoint_loads_into_a_classifier(architecture, tmp_path):
+    """Pretrain-then-fine-tune: every head keeps the backbone under `model.`, so an LM checkpoint fills the
+    classifier's backbone and leaves only the new head initialised. On an encoder-decoder the classifier runs
+    the encoder alone and the checkpoint's decoder weights are skipped silently."""
+    config = TransfuseModelTester(architecture).get_config()
+    build(LM_HEADS[architecture], config).save_pretrained(tmp_path)
+    lm_state = load_file(tmp_path / "model.safetensors")
     classifier, info = TransfuseForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
-    assert not hasattr(classifier.model, "decoder")
     assert set(info["missing_keys"]) == {"dense.weight", "dense.bias", "classifier.weight", "classifier.bias"}
-    assert not info["unexpected_keys"], "decoder weights are expected in a seq2seq checkpoint and skipped"
-    for name, tensor in classifier.model.encoder.state_dict().items():
-        assert torch.equal(tensor, seq2seq_state[f"model.encoder.{name}"]), name
+    assert all(key.startswith("lm_head.") for key in info["unexpected_keys"]), info["unexpected_keys"]
+    assert hasattr(classifier.model, "decoder") == (architecture == "decoder")
+    for name, tensor in classifier.model.state_dict().items():
+        assert torch.equal(tensor, lm_state[f"model.{name}"]), name
 
 
 @pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal", "rotary"])
