@@ -22,6 +22,7 @@ tasks: {tasks}
 
 A config file sets options by name (the same names as the flags); flags after it override it.
 Run `transfuse {command} <task> --help` for every option of a task."""
+SPEED_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
 
 
 def configure_logging() -> None:
@@ -35,7 +36,13 @@ def configure_logging() -> None:
     datasets.logging.set_verbosity_warning()
 
 
-def run_task_command(command: str, argv: list[str], summarize: Callable[[Any], str]) -> int:
+def run_task_command(command: str, argv: list[str], summarize: Callable[[Any], str],
+                     program: str = "transfuse") -> int:
+    """Run `command` (train, evaluate or predict) on `argv` = `[task, CONFIG?, --flags...]`; returns the exit code.
+
+    `program` is how the command line is recorded in the run folder: `transfuse` for the CLI, the script's path
+    for `scripts/run_<task>.py`.
+    """
     from ..tasks import TASKS, get_task_class
 
     if not argv or argv[0] in ("-h", "--help"):
@@ -59,12 +66,14 @@ def run_task_command(command: str, argv: list[str], summarize: Callable[[Any], s
     show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
     try:
         args = arguments.parse_arguments(task_class, rest)
+        arguments.check_arguments(args, command)
     except (ValueError, FileNotFoundError) as err:
         if show_traceback:
             raise
         print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2
-    command_line = shlex.join(["transfuse", command, task_name, *rest])
+    words = ["transfuse", command, task_name] if program == "transfuse" else ["python", program, command]
+    command_line = shlex.join([*words, *rest])
     try:
         result = getattr(workflow, command)(task_name, args, command_line)
     except (DataValidationError, DataLoadingError, FileExistsError, FileNotFoundError, ValueError) as err:
@@ -89,4 +98,4 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["configure_logging", "format_metrics", "run_task_command"]
+__all__ = ["SPEED_KEYS", "configure_logging", "format_metrics", "run_task_command"]
