@@ -629,6 +629,11 @@ class TransfuseForConditionalGeneration(TransfusePreTrainedModel, GenerationMixi
 class _EncoderTaskHead(TransfusePreTrainedModel):
     """Shared plumbing of the understanding heads: run the backbone (the encoder alone for a seq2seq config)."""
 
+    # Their losses are batch means that ignore the Trainer's `num_items_in_batch`. Saying so keeps the Trainer
+    # averaging them itself; otherwise it skips that and scales the loss by the world size (DDP) and by the number
+    # of gradient-accumulation steps, i.e. gradients N times too large.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: TransfuseConfig):
         super().__init__(config)
         self.model = TransfuseModel(config, with_decoder=False)
