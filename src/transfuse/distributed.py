@@ -10,6 +10,11 @@ the environment. Three things go wrong silently when that is left to chance, and
   command that works: `accelerate launch --multi_gpu --num_processes N --num_machines 1 ...` (gloo on CPU) or
   `torchrun --nproc_per_node N ...`. It also refuses a stale `WORLD_SIZE` exported in a shell, which would make
   the first collective wait forever.
+* **N independent runs instead of one.** On a machine without GPUs, `torchrun` or `accelerate launch --multi_gpu`
+  start N processes, but transformers' `TrainingArguments` only joins them into a (gloo) process group when told
+  the run is on the CPU (`use_cpu` / `ACCELERATE_USE_CPU`); otherwise each process trains alone on all the data
+  and they overwrite each other's files. `enable_cpu_process_group` sets that up before the arguments are parsed,
+  and `check_world_size(training_args)` refuses any run whose Trainer sees another world size than the launcher's.
 * **Preprocessing N times.** `map_once` runs `Dataset.map` on the (local) main process first and lets the other
   ranks load its cached result; in-memory datasets get an explicit cache file so this also holds for them.
 * **QLoRA under DDP.** `device_map="auto"` spreads one model over every visible GPU; under DDP each rank must hold
@@ -22,7 +27,7 @@ import contextlib
 import os
 import shlex
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,11 +139,13 @@ def _cpu_fix(world_size: int) -> str:
             "process.")
 
 
-def check_world_size(expected: int | None = None, environ: Mapping[str, str] | None = None,
-                     launcher_argv: Sequence[str] | None = None) -> int:
+def check_world_size(training_args: Any = None, expected: int | None = None,
+                     environ: Mapping[str, str] | None = None, launcher_argv: Sequence[str] | None = None) -> int:
     """Stop before training when the run does not have the processes the user asked for; return the world size.
 
     Args:
+        training_args (`TrainingArguments`, *optional*): the Trainer's arguments; their `world_size` (the process
+            group the Trainer will use) must equal the number of processes the launcher started.
         expected (`int`, *optional*): the world size to insist on; defaults to `requested_world_size()`.
         environ, launcher_argv: stand-ins for `os.environ` and the launcher's command line (tests).
 
@@ -164,7 +171,33 @@ def check_world_size(expected: int | None = None, environ: Mapping[str, str] | N
             f"This run asked for {request.world_size} processes ({request.source}) but {running} "
             f"{'is' if running == 1 else 'are'} running. {hint} Set {EXPECTED_WORLD_SIZE_ENV} to the total process "
             "count to state the intent explicitly.")
+    trainer_world = getattr(training_args, "world_size", running)
+    if trainer_world != running:
+        raise WorldSizeMismatchError(
+            f"The launcher started {running} processes but the Trainer set up a process group of {trainer_world}: "
+            f"each process would train alone on all the data. On a machine without GPUs set ACCELERATE_USE_CPU=true"
+            f" (or --use_cpu true) before the arguments are parsed (`enable_cpu_process_group()` does it); "
+            f"ACCELERATE_USE_CPU is {environ.get('ACCELERATE_USE_CPU', 'unset')} here.")
     return running
+
+
+def _has_accelerator() -> bool:
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+
+
+def enable_cpu_process_group(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Under a multi-process launch on a machine without GPUs, make the Trainer build a gloo process group.
+
+    transformers sets up distributed training on the CPU only with `use_cpu` or `ACCELERATE_USE_CPU`; without it,
+    each of the N processes trains alone on the whole data set. Sets `ACCELERATE_USE_CPU=true` (unless the user
+    set it either way). Call before `TrainingArguments` is built: it sets up its devices on construction.
+    Returns whether the environment was changed.
+    """
+    environ = os.environ if environ is None else environ
+    if running_world_size(environ) > 1 and "ACCELERATE_USE_CPU" not in environ and not _has_accelerator():
+        environ["ACCELERATE_USE_CPU"] = "true"
+        return True
+    return False
 
 
 def _map_cache_file(dataset: Any, function: Callable, map_kwargs: dict[str, Any], cache_dir: str | None) -> str:
@@ -221,6 +254,7 @@ __all__ = [
     "WorldSizeMismatchError",
     "WorldSizeRequest",
     "check_world_size",
+    "enable_cpu_process_group",
     "main_process_first",
     "map_once",
     "per_process_device_map",

@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..adapters import AdapterArguments
 from ..data.loading import check_file_format
+from ..distributed import enable_cpu_process_group
 from ..modeling.configuration_transfuse import ARCHITECTURES
 from ..modeling.presets import PRESETS
 from ..tasks import Task
@@ -223,6 +224,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
     """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
+    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
     parser = build_parser(task_class)
     argv = list(argv)
     if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:

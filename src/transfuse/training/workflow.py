@@ -111,7 +111,7 @@ def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any]
 def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
     """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
     check_arguments(args, "train")
-    check_world_size()  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop, say why
+    check_world_size(args.training)  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
     training = args.training
     push = take_over_push_to_hub(training)  # --push_to_hub: `transfuse push` once the run folder is complete
     check_output_dir(training.output_dir, args.run.overwrite_output_dir, training.resume_from_checkpoint)
