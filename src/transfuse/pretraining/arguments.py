@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..distributed import enable_cpu_process_group
 from ..tokenization import ENCODING_ERRORS
 from ..training.arguments import CONFIG_SUFFIXES, ModelArguments, read_config_file
 
@@ -190,12 +192,14 @@ class PretrainingRun:
 
 def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser([ModelArguments, PretrainingArguments, CorpusArguments, TrainingArguments])
-    parser.set_defaults(**TRAINING_DEFAULTS)
+    # without a GPU, train on the CPU explicitly: TrainingArguments refuses `--bf16` otherwise
+    parser.set_defaults(**TRAINING_DEFAULTS, use_cpu=not torch.accelerator.is_available())
     return parser
 
 
 def parse_pretraining_arguments(argv: list[str]) -> PretrainingRun:
     """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]`; flags override the file; cross-checks run last."""
+    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
     parser = build_parser()
     argv = list(argv)
     if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:

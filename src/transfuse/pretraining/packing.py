@@ -134,7 +134,7 @@ def require_one_full_block(blocks: Corpus, block_size: int, what: str) -> None:
     if n_tokens < block_size:
         raise ValueError(
             f"the {what} text gives {n_tokens} tokens, less than one block of --block_size {block_size}; "
-            f"add text or lower --block_size (e.g. --block_size {max(8, 2 ** int(np.log2(max(n_tokens, 8))) // 2)})."
+            "add text or lower --block_size."
         )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from datasets import IterableDataset
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from ..distributed import check_world_size
 from ..training.arguments import ModelArguments
 from ..training.checkpointing import AtomicCheckpointMixin
 from ..training.run_dir import (
@@ -109,6 +110,7 @@ def run_pretraining(
     """Pretrain, write the run folder `training_args.output_dir`, and return what `metrics.json` holds:
     `{"train": {... "train_tokens_per_second"}, "eval": {"loss", "perplexity", ...}, ...}`."""
     check_pretraining_arguments(model_args, pretraining_args, corpus_args, training_args)
+    check_world_size(training_args)  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
     check_output_dir(training_args.output_dir, pretraining_args.overwrite_output_dir,
                      training_args.resume_from_checkpoint)
     checkpoint = resolve_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
@@ -164,6 +166,7 @@ def _write_run_folder(trainer: Trainer, results: dict[str, Any], eval_metrics: d
                       model_args: ModelArguments, pretraining_args: PretrainingArguments,
                       corpus_args: CorpusArguments, command: str | None) -> None:
     output_dir = Path(trainer.args.output_dir)
+    trainer.save_state()  # trainer_state.json: the full log history
     write_metrics(output_dir, results)
     plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
     training = trainer.args
