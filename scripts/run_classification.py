@@ -1,4 +1,5 @@
-"""Text classification as a script: `transfuse train|evaluate|predict classification`, for `accelerate launch`.
+"""Text classification as a script: `transfuse train|evaluate|predict classification`, for `accelerate
+launch`.
 
     python scripts/run_classification.py [train|evaluate|predict] [CONFIG.yaml] [--option value ...]
     accelerate launch scripts/run_classification.py configs/classification/sst2_minilm_lora.yaml
@@ -23,7 +24,9 @@ SUMMARIES = {"train": train.summarize, "evaluate": evaluate.summarize, "predict"
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in SUMMARIES else "train"
-    return run_task_command(command, ["classification", *argv], SUMMARIES[command], program=os.path.relpath(__file__))
+    return run_task_command(
+        command, ["classification", *argv], SUMMARIES[command], program=os.path.relpath(__file__)
+    )
 
 
 if __name__ == "__main__":

@@ -122,8 +122,12 @@ def test_regression_encoding_outputs_and_metrics(tokenizer):
     task = make_task(label_column="score")
     task.fit(data)
     assert task.problem_type == REGRESSION
-    assert task.config_updates() | {} == {"num_labels": 1, "id2label": {0: "score"}, "label2id": {"score": 0},
-                                          "problem_type": REGRESSION}
+    assert task.config_updates() | {} == {
+        "num_labels": 1,
+        "id2label": {0: "score"},
+        "label2id": {"score": 0},
+        "problem_type": REGRESSION,
+    }
     assert task.preprocess(data, tokenizer, "train")["labels"] == [0.5, 1.5, 2.5, 4.0]
     outputs = task.postprocess(np.array([[0.4], [1.6], [2.4], [4.2]]), data, data)
     assert outputs[1] == {"label": "score", "score": pytest.approx(1.6)}
@@ -141,18 +145,24 @@ def test_bad_rows_are_found_per_kind():
     task.fit(Dataset.from_dict({"text": ["a", "b"], "label": ["pos", "neg"]}))
     validation = Dataset.from_dict({"text": ["a", "b"], "label": ["pos", "neutral"]})
     [unseen] = task.find_bad_rows(validation, "validation")
-    assert (unseen.index, unseen.problem) == (1, "label not seen in training") and "'neutral'" in unseen.detail
+    assert (unseen.index, unseen.problem) == (
+        1,
+        "label not seen in training",
+    ) and "'neutral'" in unseen.detail
 
     regression = make_task(problem_type="regression")
-    bad = regression.find_bad_rows(Dataset.from_dict({"text": ["a", "b", "c"], "label": [1.0, float("nan"), 2.0]}),
-                                   "train")
+    bad = regression.find_bad_rows(
+        Dataset.from_dict({"text": ["a", "b", "c"], "label": [1.0, float("nan"), 2.0]}), "train"
+    )
     assert [(b.index, b.problem) for b in bad] == [(1, "target is NaN or infinite")]
 
 
 def test_restoring_labels_from_a_model_config():
     from transfuse import get_preset
 
-    config = get_preset("tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2})
+    config = get_preset(
+        "tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2}
+    )
     task = make_task()
     task.load_from_config(config)
     assert task.problem_type == SINGLE_LABEL and task.labels.names == ["a", "b", "c"]

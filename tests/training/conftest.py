@@ -1,4 +1,5 @@
-"""Fixtures of the training tests: small labelled splits written as files, and the flags of a tiny, short run."""
+"""Fixtures of the training tests: small labelled splits written as files, and the flags of a tiny, short
+run."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ SUBJECTS = ["film", "plot", "meal", "room", "book", "show", "game", "song"]
 
 
 def make_sentiment_rows(n: int, seed: int) -> dict[str, list]:
-    """`n` rows "the <subject> was <adjective>" labelled by the adjective's polarity (learnable from one word)."""
+    """`n` rows "the <subject> was <adjective>" labelled by the adjective's polarity (learnable from one
+    word)."""
     rng = random.Random(seed)
     rows: dict[str, list] = {"text": [], "label": []}
     for _ in range(n):
@@ -52,8 +54,26 @@ def write_data(tmp_path: Path) -> Callable[[str, dict[str, list]], str]:
 def tiny_flags(tmp_path: Path) -> list[str]:
     """A tiny transfuse from scratch, two optimizer steps, nothing saved but the final model."""
     return [
-        "--preset", "tiny", "--vocab_size", "300", "--max_seq_length", "32", "--max_steps", "2",
-        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "64", "--logging_steps", "1",
-        "--save_strategy", "no", "--disable_tqdm", "true", "--output_dir", str(tmp_path / "run"),
-        "--cache_dir", str(tmp_path / "cache"),
+        "--preset",
+        "tiny",
+        "--vocab_size",
+        "300",
+        "--max_seq_length",
+        "32",
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--per_device_eval_batch_size",
+        "64",
+        "--logging_steps",
+        "1",
+        "--save_strategy",
+        "no",
+        "--disable_tqdm",
+        "true",
+        "--output_dir",
+        str(tmp_path / "run"),
+        "--cache_dir",
+        str(tmp_path / "cache"),
     ]

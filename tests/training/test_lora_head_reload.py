@@ -1,4 +1,5 @@
-"""A LoRA run saves its newly initialised classification head with the adapter: reloading the adapter alone onto
+"""A LoRA run saves its newly initialised classification head with the adapter: reloading the adapter alone
+onto
 the pretrained base reproduces the trained model's logits exactly."""
 
 from __future__ import annotations
@@ -18,23 +19,56 @@ from transfuse.training.workflow import make_task
 @pytest.fixture
 def bert_base(sentiment_rows, tmp_path):
     """A tiny random BERT *without* a classification head, as a pretrained encoder checkpoint is saved."""
-    tokenizer = train_tokenizer(sentiment_rows(64, 0)["text"], kind="wordpiece", vocab_size=100, min_frequency=1,
-                                show_progress=False)
-    model = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                 intermediate_size=64, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id))
+    tokenizer = train_tokenizer(
+        sentiment_rows(64, 0)["text"], kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False
+    )
+    model = BertModel(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     model.save_pretrained(tmp_path / "bert")
     tokenizer.save_pretrained(tmp_path / "bert")
     return str(tmp_path / "bert")
 
 
-def test_adapter_reload_reproduces_logits_with_the_trained_head(sentiment_rows, write_data, bert_base, tmp_path):
+def test_adapter_reload_reproduces_logits_with_the_trained_head(
+    sentiment_rows, write_data, bert_base, tmp_path
+):
     out = tmp_path / "lora"
-    args = parse_arguments(ClassificationTask, [
-        "--train_file", write_data("train.jsonl", sentiment_rows(32, 1)),
-        "--model_name_or_path", bert_base, "--adapter", "lora", "--lora_r", "4", "--max_steps", "3",
-        "--learning_rate", "5e-2", "--per_device_train_batch_size", "8", "--save_strategy", "no",
-        "--disable_tqdm", "true", "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"),
-    ])
+    args = parse_arguments(
+        ClassificationTask,
+        [
+            "--train_file",
+            write_data("train.jsonl", sentiment_rows(32, 1)),
+            "--model_name_or_path",
+            bert_base,
+            "--adapter",
+            "lora",
+            "--lora_r",
+            "4",
+            "--max_steps",
+            "3",
+            "--learning_rate",
+            "5e-2",
+            "--per_device_train_batch_size",
+            "8",
+            "--save_strategy",
+            "no",
+            "--disable_tqdm",
+            "true",
+            "--output_dir",
+            str(out),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     task = make_task("classification", args)
     data = prepare_data(task, args, ["train"])
     loaded = load_for_training(task, args.model, args.adapter, task.training_texts(data.examples["train"]))
@@ -47,8 +81,12 @@ def test_adapter_reload_reproduces_logits_with_the_trained_head(sentiment_rows, 
     save_for_inference(trainer.model, out, args.adapter)
 
     trained = trainer.model.eval()
-    assert not torch.equal(trained.base_model.model.classifier.modules_to_save["default"].weight, initial_head)
-    batch = loaded.tokenizer(["the film was good", "the plot was dull and weak"], padding=True, return_tensors="pt")
+    assert not torch.equal(
+        trained.base_model.model.classifier.modules_to_save["default"].weight, initial_head
+    )
+    batch = loaded.tokenizer(
+        ["the film was good", "the plot was dull and weak"], padding=True, return_tensors="pt"
+    )
     with torch.no_grad():
         expected = trained(**batch).logits
         reloaded = load_for_inference(out)

@@ -2,8 +2,9 @@
 
 Trains a byte-level BPE tokenizer and a `small` transfuse encoder from scratch on the sentiment set that ships
 inside the package, evaluates it, prints the metrics, classifies a few new sentences through
-`transformers.pipeline("text-classification")`, and leaves a complete run folder (model, tokenizer, metrics.json,
-model card, loss curve). It is exactly `transfuse train classification` with the flags it prints first.
+`transformers.pipeline("text-classification")`, and leaves a complete run folder (model, tokenizer,
+metrics.json, model card, loss curve). It is exactly `transfuse train classification` with the flags it prints
+first.
 """
 
 from __future__ import annotations
@@ -26,17 +27,43 @@ def demo_train_argv(output_dir: str) -> list[str]:
     files = demo_data_files()
     return [
         "classification",
-        "--train_file", files["train"], "--validation_file", files["validation"],
-        "--preset", "small", "--vocab_size", "1000", "--max_seq_length", "64",
-        "--num_train_epochs", "3", "--per_device_train_batch_size", "32", "--learning_rate", "3e-4",
-        "--warmup_steps", "10", "--eval_strategy", "epoch", "--save_strategy", "no", "--logging_steps", "5",
-        "--seed", "42", "--output_dir", output_dir, "--overwrite_output_dir",
+        "--train_file",
+        files["train"],
+        "--validation_file",
+        files["validation"],
+        "--preset",
+        "small",
+        "--vocab_size",
+        "1000",
+        "--max_seq_length",
+        "64",
+        "--num_train_epochs",
+        "3",
+        "--per_device_train_batch_size",
+        "32",
+        "--learning_rate",
+        "3e-4",
+        "--warmup_steps",
+        "10",
+        "--eval_strategy",
+        "epoch",
+        "--save_strategy",
+        "no",
+        "--logging_steps",
+        "5",
+        "--seed",
+        "42",
+        "--output_dir",
+        output_dir,
+        "--overwrite_output_dir",
     ]
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="transfuse demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo).")
+    parser.add_argument(
+        "--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo)."
+    )
     options = parser.parse_args(argv)
     train_argv = demo_train_argv(options.output_dir)
     print("transfuse demo runs: transfuse train " + shlex.join(train_argv), flush=True)
@@ -52,5 +79,6 @@ def main(argv: list[str]) -> int:
     print("\nPredictions of the trained model (transformers.pipeline):")
     for sentence, prediction in zip(SENTENCES, classifier(SENTENCES)):
         print(f"  {prediction['label']:>8} ({prediction['score']:.2f})  {sentence}")
-    print(f"\nRun folder: {options.output_dir} (model, tokenizer, metrics.json, README.md model card, loss_curve.png)")
+    contents = "model, tokenizer, metrics.json, README.md model card, loss_curve.png"
+    print(f"\nRun folder: {options.output_dir} ({contents})")
     return 0

@@ -9,7 +9,8 @@ from .task_command import SPEED_KEYS, format_metrics, run_task_command
 
 def summarize(results: dict[str, Any]) -> str:
     return f"{results['model']} on {results['data']} ({results['eval_precision']}):\n" + format_metrics(
-        {key: value for key, value in results["eval"].items() if key not in SPEED_KEYS})
+        {key: value for key, value in results["eval"].items() if key not in SPEED_KEYS}
+    )
 
 
 def main(argv: list[str]) -> int:

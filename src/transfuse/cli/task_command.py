@@ -1,9 +1,9 @@
 """What `transfuse train|evaluate|predict <task> [CONFIG.yaml] [--flag value ...]` share.
 
-The sub-command modules (`train.py`, `evaluate.py`, `predict.py`) are one line each over `run_task_command`: look up
-the task, parse its arguments (flags, a YAML/JSON file, or both), run the workflow, print a summary. Errors in the
-user's input (arguments, files, columns, rows, an occupied output folder) print one clear message and exit 2 (bad
-arguments) or 1 (bad data); set TRANSFUSE_TRACEBACK=1 to see the traceback instead.
+The sub-command modules (`train.py`, `evaluate.py`, `predict.py`) are one line each over `run_task_command`:
+look up the task, parse its arguments (flags, a YAML/JSON file, or both), run the workflow, print a summary.
+Errors in the user's input (arguments, files, columns, rows, an occupied output folder) print one clear
+message and exit 2 (bad arguments) or 1 (bad data); set TRANSFUSE_TRACEBACK=1 to see the traceback instead.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ def configure_logging() -> None:
     datasets.logging.set_verbosity_warning()
 
 
-def run_task_command(command: str, argv: list[str], summarize: Callable[[Any], str],
-                     program: str = "transfuse") -> int:
-    """Run `command` (train, evaluate or predict) on `argv` = `[task, CONFIG?, --flags...]`; returns the exit code.
+def run_task_command(
+    command: str, argv: list[str], summarize: Callable[[Any], str], program: str = "transfuse"
+) -> int:
+    """Run `command` (train, evaluate or predict) on `argv` = `[task, CONFIG?, --flags...]`; returns the exit
+    code.
 
-    `program` is how the command line is recorded in the run folder: `transfuse` for the CLI, the script's path
-    for `scripts/run_<task>.py`.
+    `program` is how the command line is recorded in the run folder: `transfuse` for the CLI, the script's
+    path for `scripts/run_<task>.py`.
     """
     from ..tasks import TASKS, get_task_class
 

@@ -3,7 +3,8 @@
 * `loading`: Hub or local csv / tsv / json / jsonl / parquet splits, with unparsable rows located or skipped;
 * `validation`: column and row checks that run before training (`DataValidationError`, `--skip_bad_rows`);
 * `collators`: dynamic padding (multiple of 8; labels padded with -100);
-* `demo_sentiment_{train,validation}.jsonl`: the small sentiment set behind `transfuse demo` (`demo_data_files`).
+* `demo_sentiment_{train,validation}.jsonl`: the small sentiment set behind `transfuse demo`
+  (`demo_data_files`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 All three are the `transformers` collators; what is decided here is the padding policy shared by every task:
 pad each batch to its longest sequence (never to a fixed length), rounded up to a multiple of 8 so that the
-matrix shapes stay friendly to vectorised CPU kernels and GPU tensor cores, and pad label sequences with -100 so
-that padded positions never count in the loss.
+matrix shapes stay friendly to vectorised CPU kernels and GPU tensor cores, and pad label sequences with -100
+so that padded positions never count in the loss.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def token_collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorForTokenCl
     )
 
 
-def seq2seq_collator(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel | None = None) -> DataCollatorForSeq2Seq:
+def seq2seq_collator(
+    tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel | None = None
+) -> DataCollatorForSeq2Seq:
     """Target sequences (translation, denoising): pad labels with -100; with `model`, also build the shifted
     `decoder_input_ids` so that the model need not derive them from the labels."""
     return DataCollatorForSeq2Seq(

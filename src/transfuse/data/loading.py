@@ -1,7 +1,8 @@
 """Raw examples from a Hub dataset or from local csv / tsv / json / jsonl / parquet files.
 
-`load_splits` is the one entry point: it returns, per split (train / validation / test), the examples exactly as
-the source holds them plus the name of that source, which every later error message quotes. Reading goes through
+`load_splits` is the one entry point: it returns, per split (train / validation / test), the examples exactly
+as the source holds them plus the name of that source, which every later error message quotes. Reading goes
+through
 `datasets.load_dataset` (a Hub name, or the `csv` / `json` / `parquet` builders for local files), so caching,
 memory mapping and the Arrow types are the library's. What is added here:
 
@@ -50,7 +51,8 @@ class DataLoadingError(OSError):
 
 @dataclass
 class RawSplit:
-    """The examples of one split as the source holds them, the source's name for messages, and skipped rows."""
+    """The examples of one split as the source holds them, the source's name for messages, and skipped
+    rows."""
 
     examples: Dataset
     source: str
@@ -76,14 +78,16 @@ def load_splits(
 ) -> dict[str, RawSplit]:
     """Load the requested splits, from the Hub (`dataset_name`) or from local `files` (split -> path or None).
 
-    `split_names` maps our split names to the dataset's own (e.g. `{"validation": "dev"}`); splits whose file is
-    None are not loaded.
+    `split_names` maps our split names to the dataset's own (e.g. `{"validation": "dev"}`); splits whose file
+    is None are not loaded.
     """
     wanted = [split for split, path in files.items() if path is not None or dataset_name]
     if dataset_name:
         return _load_hub_splits(dataset_name, dataset_config, wanted, dict(split_names or {}), cache_dir)
-    return {split: load_file(files[split], SPLIT_FLAGS.get(split, split), skip_bad_rows, cache_dir)
-            for split in wanted}
+    return {
+        split: load_file(files[split], SPLIT_FLAGS.get(split, split), skip_bad_rows, cache_dir)
+        for split in wanted
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -91,8 +95,11 @@ def load_splits(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def load_file(path: str | os.PathLike, flag: str, skip_bad_rows: bool = False, cache_dir: str | None = None) -> RawSplit:
-    """Load one local file; unparsable rows raise (naming file and line) or, with `skip_bad_rows`, are dropped."""
+def load_file(
+    path: str | os.PathLike, flag: str, skip_bad_rows: bool = False, cache_dir: str | None = None
+) -> RawSplit:
+    """Load one local file; unparsable rows raise (naming file and line) or, with `skip_bad_rows`, are
+    dropped."""
     path = str(path)
     check_file_format(path, flag)
     if not Path(path).is_file():
@@ -105,13 +112,15 @@ def load_file(path: str | os.PathLike, flag: str, skip_bad_rows: bool = False, c
         bad_lines = _unparsable_lines(path, builder, kwargs)
         if not bad_lines:
             cause = err.__cause__ or err
-            raise DataLoadingError(f"{flag} {path!r} could not be read: {type(cause).__name__}: {cause}") from err
+            raise DataLoadingError(
+                f"{flag} {path!r} could not be read: {type(cause).__name__}: {cause}"
+            ) from err
         if not skip_bad_rows:
             line, reason = bad_lines[0]
             more = f" ({len(bad_lines) - 1} more unparsable lines follow)" if len(bad_lines) > 1 else ""
             raise DataValidationError(
-                f"{path}, line {line}: the row does not parse as {builder}: {reason}{more}. Fix the file, or pass "
-                "--skip_bad_rows to drop unparsable rows (their count is reported)."
+                f"{path}, line {line}: the row does not parse as {builder}: {reason}{more}. Fix the file, "
+                "or pass --skip_bad_rows to drop unparsable rows (their count is reported)."
             ) from err
     examples = _read_skipping(path, builder, kwargs, {line for line, _ in bad_lines}, cache_dir)
     report = SkipReport(path, total_rows=len(examples) + len(bad_lines))
@@ -120,8 +129,9 @@ def load_file(path: str | os.PathLike, flag: str, skip_bad_rows: bool = False, c
 
 
 def _read_with_builder(path: str, builder: str, kwargs: dict, cache_dir: str | None, **extra) -> Dataset:
-    return datasets.load_dataset(builder, data_files={"data": path}, split="data", cache_dir=cache_dir,
-                                 **kwargs, **extra)
+    return datasets.load_dataset(
+        builder, data_files={"data": path}, split="data", cache_dir=cache_dir, **kwargs, **extra
+    )
 
 
 def _unparsable_lines(path: str, builder: str, kwargs: dict) -> list[tuple[int, str]]:
@@ -160,17 +170,25 @@ def _unparsable_csv_lines(path: str, sep: str) -> list[tuple[int, str]]:
         header = next(reader)
         for row in reader:
             if len(row) > len(header):
-                bad.append((reader.line_num, f"expected {len(header)} fields as in the header, saw {len(row)}"))
+                bad.append(
+                    (reader.line_num, f"expected {len(header)} fields as in the header, saw {len(row)}")
+                )
     except (StopIteration, csv.Error) as err:
         bad.append((reader.line_num, str(err) or "empty file"))
     return bad
 
 
-def _read_skipping(path: str, builder: str, kwargs: dict, bad_lines: set[int], cache_dir: str | None) -> Dataset:
+def _read_skipping(
+    path: str, builder: str, kwargs: dict, bad_lines: set[int], cache_dir: str | None
+) -> Dataset:
     if builder == "csv":
         return _read_with_builder(path, builder, kwargs, cache_dir, on_bad_lines="skip")
     lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    rows = [json.loads(line) for number, line in enumerate(lines, start=1) if number not in bad_lines and line.strip()]
+    rows = [
+        json.loads(line)
+        for number, line in enumerate(lines, start=1)
+        if number not in bad_lines and line.strip()
+    ]
     return Dataset.from_list(rows)
 
 
@@ -186,16 +204,17 @@ def _load_hub_splits(
     unreachable = hub_unreachable_reason()
     if unreachable:
         raise DataLoadingError(
-            f"Cannot download {described}: the Hugging Face Hub is unreachable ({unreachable}). Pass local files "
-            "with --train_file/--validation_file/--test_file instead, or, if the dataset is in your local cache, "
-            "set HF_DATASETS_OFFLINE=1 to load it from there."
+            f"Cannot download {described}: the Hugging Face Hub is unreachable ({unreachable}). Pass local "
+            "files with --train_file/--validation_file/--test_file instead, or, if the dataset is in your "
+            "local cache, set HF_DATASETS_OFFLINE=1 to load it from there."
         )
     try:
         dataset_dict = datasets.load_dataset(name, config, cache_dir=cache_dir)
     except ConnectionError as err:
         raise DataLoadingError(
-            f"Cannot load {described}: {err}. It is not in the local cache and the Hub cannot be used (offline "
-            "mode is on or the network is down); pass local files with --train_file/--validation_file instead."
+            f"Cannot load {described}: {err}. It is not in the local cache and the Hub cannot be used "
+            "(offline mode is on or the network is down); pass local files with "
+            "--train_file/--validation_file instead."
         ) from err
     except (FileNotFoundError, ValueError) as err:
         raise DataLoadingError(f"Cannot load {described} (--dataset_name/--dataset_config): {err}") from err
@@ -204,8 +223,8 @@ def _load_hub_splits(
         own_name = split_names.get(split, split)
         if own_name not in dataset_dict:
             raise DataLoadingError(
-                f"{described} has no split {own_name!r}; its splits are {', '.join(map(repr, dataset_dict))}. "
-                f"Name the right one with --{split}_split_name."
+                f"{described} has no split {own_name!r}; its splits are "
+                f"{', '.join(map(repr, dataset_dict))}. Name the right one with --{split}_split_name."
             )
         examples = dataset_dict[own_name]
         source = f"{name}" + (f"/{config}" if config else "") + f" [{own_name}]"
@@ -216,14 +235,16 @@ def _load_hub_splits(
 def hub_unreachable_reason(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
     """Why the Hub endpoint cannot be reached, or None when it can (or when it is not ours to tell).
 
-    Offline mode (the datasets then come from the local cache) and proxies (a direct connection says nothing about
-    the proxied one) are left to `datasets` itself.
+    Offline mode (the datasets then come from the local cache) and proxies (a direct connection says nothing
+    about the proxied one) are left to `datasets` itself.
     """
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE or datasets.config.HF_HUB_OFFLINE:
         return None
-    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+    if any(
+        os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
+    ):
         return None
     endpoint = urlparse(constants.ENDPOINT)
     port = endpoint.port or (443 if endpoint.scheme == "https" else 80)

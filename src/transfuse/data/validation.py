@@ -1,10 +1,10 @@
 """Checks of raw examples that run before anything is tokenized or trained.
 
-A bad row found after an hour of training is an hour lost, so every split is checked up front: the columns a task
-needs must exist (the error lists those that do), and each row is checked by the task (empty text, a label the
-model cannot predict, a NaN target, ...). The outcome is either a `DataValidationError` that names the source,
-the row and the column of the first problems, or, when the user asked for it with `--skip_bad_rows`, the split
-without those rows and a `SkipReport` counting what was dropped and why.
+A bad row found after an hour of training is an hour lost, so every split is checked up front: the columns a
+task needs must exist (the error lists those that do), and each row is checked by the task (empty text, a
+label the model cannot predict, a NaN target, ...). The outcome is either a `DataValidationError` that names
+the source, the row and the column of the first problems, or, when the user asked for it with
+`--skip_bad_rows`, the split without those rows and a `SkipReport` counting what was dropped and why.
 
 Rows are numbered from 1 in messages, in the order they come from the source (a header line is not a row).
 """
@@ -63,8 +63,12 @@ class SkipReport:
         return f"skipped {self.skipped} of {self.total_rows} rows of {self.source}: {reasons}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "total_rows": self.total_rows, "skipped": self.skipped,
-                "reasons": dict(self.reasons)}
+        return {
+            "source": self.source,
+            "total_rows": self.total_rows,
+            "skipped": self.skipped,
+            "reasons": dict(self.reasons),
+        }
 
 
 def check_columns(examples: Dataset, required: Mapping[str, str], source: str) -> None:
@@ -72,7 +76,9 @@ def check_columns(examples: Dataset, required: Mapping[str, str], source: str) -
     missing = {column: flag for column, flag in required.items() if column not in examples.column_names}
     if not missing:
         return
-    problems = "; ".join(f"column {column!r} (set by {flag}) does not exist" for column, flag in missing.items())
+    problems = "; ".join(
+        f"column {column!r} (set by {flag}) does not exist" for column, flag in missing.items()
+    )
     raise DataValidationError(
         f"{source}: {problems}. The columns are: {', '.join(map(repr, examples.column_names))}. "
         f"Rename the column in the data or point the flag at one of these."
@@ -99,7 +105,9 @@ def find_bad_numbers(values: Sequence[Any], column: str) -> list[BadRow]:
         if value is None:
             bad.append(BadRow(index, column, "missing target (null)"))
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            bad.append(BadRow(index, column, "target is not a number", f"got {type(value).__name__} {value!r}"))
+            bad.append(
+                BadRow(index, column, "target is not a number", f"got {type(value).__name__} {value!r}")
+            )
         elif not math.isfinite(value):
             bad.append(BadRow(index, column, "target is NaN or infinite", f"got {value!r}"))
     return bad
@@ -110,8 +118,8 @@ def drop_bad_rows(
 ) -> tuple[Dataset, SkipReport]:
     """Raise `DataValidationError` on any bad row, or, with `skip`, return the split without them.
 
-    `report` carries rows already skipped while reading the source (unparsable lines); the returned report adds
-    the rows dropped here.
+    `report` carries rows already skipped while reading the source (unparsable lines); the returned report
+    adds the rows dropped here.
     """
     report = report or SkipReport(source, total_rows=len(examples))
     bad_rows = sorted(bad_rows, key=lambda bad: (bad.index, bad.column))
@@ -122,8 +130,9 @@ def drop_bad_rows(
         more = len(bad_rows) - MAX_LISTED_PROBLEMS
         more_text = f"\n  ... and {more} more problems" if more > 0 else ""
         raise DataValidationError(
-            f"{source} has {len(bad_rows)} bad value(s), found before any model was run:\n  {listed}{more_text}\n"
-            "Fix these rows, or pass --skip_bad_rows to drop them (the run then reports how many were skipped)."
+            f"{source} has {len(bad_rows)} bad value(s), found before any model was run:\n  "
+            f"{listed}{more_text}\nFix these rows, or pass --skip_bad_rows to drop them (the run then "
+            "reports how many were skipped)."
         )
     first_problem: dict[int, BadRow] = {}
     for bad in bad_rows:

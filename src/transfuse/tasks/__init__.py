@@ -1,7 +1,7 @@
 """The task registry: `transfuse train <task>` looks the task up here.
 
-`TASKS` maps a task name to the `module:class` of its `Task` subclass. Modules are imported only when their task
-is used, so a new task is one line here plus its own module (see `base.py` for the interface).
+`TASKS` maps a task name to the `module:class` of its `Task` subclass. Modules are imported only when their
+task is used, so a new task is one line here plus its own module (see `base.py` for the interface).
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ A task owns everything that depends on the application and nothing else; the wor
 * `fit` learns from the training examples what the model's shape depends on (the label set), and
   `load_from_config` restores it from a trained model's config; `config_updates` writes it into the config.
 * `preprocess` may turn one example into several features (question answering: overlapping windows of a long
-  context) and keep bookkeeping columns that the model does not take (an example id, offsets); the Trainer drops
-  them from the batches, `postprocess` still sees them. It runs through `datasets.map`, which shows progress.
-* `postprocess` maps the raw predictions (logits, start/end logits, generated ids) back to one JSON-serialisable
-  output per example, which is both what `transfuse predict` writes and what `compute_metrics` scores against
-  the examples' references, so the metrics measure exactly what users get.
+  context) and keep bookkeeping columns that the model does not take (an example id, offsets); the Trainer
+  drops them from the batches, `postprocess` still sees them. It runs through `datasets.map`, which shows
+  progress.
+* `postprocess` maps the raw predictions (logits, start/end logits, generated ids) back to one
+  JSON-serialisable output per example, which is both what `transfuse predict` writes and what
+  `compute_metrics` scores against the examples' references, so the metrics measure exactly what users get.
 * `training_args_class` is `TrainingArguments`, or `Seq2SeqTrainingArguments` for tasks evaluated through
   `generate()`; the matching Trainer is chosen from it.
 

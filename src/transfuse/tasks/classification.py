@@ -1,13 +1,14 @@
 """Text classification: one sentence or a sentence pair -> one label, several labels, or a number.
 
-The three problem types of `transformers`' sequence-classification heads, chosen by `--problem_type` or detected
-from the label column (`auto`): a list per row is multi-label, numbers with a fractional part are a regression
-target, anything else (strings, integers, booleans) is single-label. Label names are learned from the training
-split and stored in the model config (`id2label` / `label2id`), so predictions, the model card and
+The three problem types of `transformers`' sequence-classification heads, chosen by `--problem_type` or
+detected from the label column (`auto`): a list per row is multi-label, numbers with a fractional part are a
+regression target, anything else (strings, integers, booleans) is single-label. Label names are learned from
+the training split and stored in the model config (`id2label` / `label2id`), so predictions, the model card
+and
 `transformers.pipeline("text-classification")` all speak in the data's own names.
 
-Integer labels without names (`0`/`1`) keep their values as names; `--class_names negative positive` (or the names
-of a Hub dataset's `ClassLabel` column) names the integers 0..n-1 instead.
+Integer labels without names (`0`/`1`) keep their values as names; `--class_names negative positive` (or the
+names of a Hub dataset's `ClassLabel` column) names the integers 0..n-1 instead.
 """
 
 from __future__ import annotations
@@ -38,46 +39,64 @@ class ClassificationArguments:
 
     text_column: str = field(default="text", metadata={"help": "Column with the (first) text."})
     text_pair_column: str | None = field(
-        default=None, metadata={"help": "Column with the second text of a sentence pair (e.g. MRPC); unset for "
-                                        "single sentences."}
+        default=None,
+        metadata={
+            "help": "Column with the second text of a sentence pair (e.g. MRPC); unset for single sentences."
+        },
     )
     label_column: str = field(
         default="label",
-        metadata={"help": "Column with the target: a label (string, integer or boolean), a list of labels "
-                          "(multi-label) or a number (regression)."},
+        metadata={
+            "help": "Column with the target: a label (string, integer or boolean), a list of labels "
+            "(multi-label) or a number (regression)."
+        },
     )
     problem_type: str = field(
         default="auto",
-        metadata={"help": "single_label_classification, multi_label_classification or regression; `auto` "
-                          "detects it from the training labels (lists -> multi-label, fractional numbers -> "
-                          "regression, otherwise single-label).", "choices": list(PROBLEM_TYPES)},
+        metadata={
+            "help": "single_label_classification, multi_label_classification or regression; `auto` "
+            "detects it from the training labels (lists -> multi-label, fractional numbers -> "
+            "regression, otherwise single-label).",
+            "choices": list(PROBLEM_TYPES),
+        },
     )
     class_names: list[str] | None = field(
         default=None,
-        metadata={"help": "Names of integer labels 0..n-1 in order, e.g. `--class_names negative positive`. "
-                          "Default: the dataset's ClassLabel names, else the values themselves."},
+        metadata={
+            "help": "Names of integer labels 0..n-1 in order, e.g. `--class_names negative positive`. "
+            "Default: the dataset's ClassLabel names, else the values themselves."
+        },
     )
     multi_label_threshold: float = field(
-        default=0.5, metadata={"help": "Multi-label: a label is predicted when its sigmoid score reaches this."}
+        default=0.5,
+        metadata={"help": "Multi-label: a label is predicted when its sigmoid score reaches this."},
     )
 
     def __post_init__(self) -> None:
         if self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"--problem_type {self.problem_type!r} is not supported; choose one of "
-                             f"{', '.join(PROBLEM_TYPES)}.")
+            raise ValueError(
+                f"--problem_type {self.problem_type!r} is not supported; choose one of "
+                f"{', '.join(PROBLEM_TYPES)}."
+            )
         if self.text_pair_column is not None and self.text_pair_column == self.text_column:
-            raise ValueError(f"--text_pair_column {self.text_pair_column!r} is the same column as --text_column; "
-                             "name the second text's column, or drop --text_pair_column for single sentences.")
+            raise ValueError(
+                f"--text_pair_column {self.text_pair_column!r} is the same column as --text_column; "
+                "name the second text's column, or drop --text_pair_column for single sentences."
+            )
         if self.label_column in (self.text_column, self.text_pair_column):
-            raise ValueError(f"--label_column {self.label_column!r} is also a text column; name the target column.")
+            raise ValueError(
+                f"--label_column {self.label_column!r} is also a text column; name the target column."
+            )
         if not 0.0 < self.multi_label_threshold < 1.0:
             raise ValueError(f"--multi_label_threshold {self.multi_label_threshold} must be in (0, 1).")
         if self.class_names is not None:
             if len(set(self.class_names)) != len(self.class_names) or len(self.class_names) < 2:
                 raise ValueError(f"--class_names {self.class_names} must list at least two distinct names.")
             if self.problem_type == REGRESSION:
-                raise ValueError("--class_names names classes; a regression target (--problem_type regression) "
-                                 "has none. Drop one of the two flags.")
+                raise ValueError(
+                    "--class_names names classes; a regression target (--problem_type regression) "
+                    "has none. Drop one of the two flags."
+                )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,8 +118,8 @@ def _is_integer_text(text: str) -> bool:
 class LabelVocabulary:
     """The label names of a model, in id order, and the mapping of raw data values to ids.
 
-    A value maps to the id of the name it spells; when no name is an integer, an integer value in range maps to
-    itself (data labelled 0..n-1 against named classes, as in `--class_names` or a Hub `ClassLabel`).
+    A value maps to the id of the name it spells; when no name is an integer, an integer value in range maps
+    to itself (data labelled 0..n-1 against named classes, as in `--class_names` or a Hub `ClassLabel`).
     """
 
     def __init__(self, names: Sequence[str]):
@@ -130,7 +149,8 @@ class LabelVocabulary:
 
 
 def detect_problem_type(values: Sequence[Any]) -> str:
-    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else single-label."""
+    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else
+    single-label."""
     present = [value for value in values if value is not None]
     if any(isinstance(value, (list, tuple)) for value in present):
         return MULTI_LABEL
@@ -160,7 +180,9 @@ class ClassificationTask(Task):
 
     @property
     def main_metric(self) -> str:  # type: ignore[override]
-        return {REGRESSION: "pearson", MULTI_LABEL: "f1_micro"}.get(self.problem_type or SINGLE_LABEL, "accuracy")
+        return {REGRESSION: "pearson", MULTI_LABEL: "f1_micro"}.get(
+            self.problem_type or SINGLE_LABEL, "accuracy"
+        )
 
     # ---- data ------------------------------------------------------------------------------------------
 
@@ -202,9 +224,17 @@ class ClassificationTask(Task):
                 continue  # the label set is learned from this (training) split
             for label in value if problem_type == MULTI_LABEL else [value]:
                 if self.labels.id_of(label) is None:
-                    known = ", ".join(map(repr, self.labels.names[:10])) + (" ..." if len(self.labels) > 10 else "")
-                    bad.append(BadRow(index, column, "label not seen in training",
-                                      f"{label!r}; the model's labels are {known}"))
+                    known = ", ".join(map(repr, self.labels.names[:10])) + (
+                        " ..." if len(self.labels) > 10 else ""
+                    )
+                    bad.append(
+                        BadRow(
+                            index,
+                            column,
+                            "label not seen in training",
+                            f"{label!r}; the model's labels are {known}",
+                        )
+                    )
         return bad
 
     # ---- model shape -----------------------------------------------------------------------------------
@@ -216,7 +246,9 @@ class ClassificationTask(Task):
             self.labels = LabelVocabulary([self.args.label_column])
             return
         flat = [label for value in values for label in value] if self.problem_type == MULTI_LABEL else values
-        self.labels = LabelVocabulary.from_values(flat, self.args.class_names or self._class_label_names(train_examples))
+        self.labels = LabelVocabulary.from_values(
+            flat, self.args.class_names or self._class_label_names(train_examples)
+        )
         if len(self.labels) < 2 and self.problem_type == SINGLE_LABEL:
             raise ValueError(
                 f"The training labels (column {self.args.label_column!r}) hold a single value "
@@ -259,36 +291,47 @@ class ClassificationTask(Task):
 
         def tokenize(batch: dict[str, list]) -> dict[str, list]:
             pairs = batch[self.args.text_pair_column] if self.args.text_pair_column else None
-            features = tokenizer(batch[self.args.text_column], pairs, truncation=True, max_length=self.max_seq_length)
+            features = tokenizer(
+                batch[self.args.text_column], pairs, truncation=True, max_length=self.max_seq_length
+            )
             if with_labels:
                 features["labels"] = [self._encode_label(value) for value in batch[self.args.label_column]]
             return dict(features)
 
-        return examples.map(tokenize, batched=True, remove_columns=examples.column_names,
-                            desc=f"Tokenizing {split}")
+        return examples.map(
+            tokenize, batched=True, remove_columns=examples.column_names, desc=f"Tokenizing {split}"
+        )
 
     # ---- outputs and metrics ---------------------------------------------------------------------------
 
     def postprocess(self, predictions: Any, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
-        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions, dtype=np.float32)
+        logits = np.asarray(
+            predictions[0] if isinstance(predictions, tuple) else predictions, dtype=np.float32
+        )
         names = self.labels.names
         if self.problem_type == REGRESSION:
             return [{"label": names[0], "score": float(value)} for value in logits[:, 0]]
         if self.problem_type == MULTI_LABEL:
             probabilities = expit(logits)
             threshold = self.args.multi_label_threshold
-            return [{
-                "labels": [name for name, p in zip(names, row) if p >= threshold],
+            return [
+                {
+                    "labels": [name for name, p in zip(names, row) if p >= threshold],
+                    "label": names[int(row.argmax())],
+                    "score": float(row.max()),
+                    "scores": {name: float(p) for name, p in zip(names, row)},
+                }
+                for row in probabilities
+            ]
+        probabilities = softmax(logits, axis=-1)
+        return [
+            {
                 "label": names[int(row.argmax())],
                 "score": float(row.max()),
                 "scores": {name: float(p) for name, p in zip(names, row)},
-            } for row in probabilities]
-        probabilities = softmax(logits, axis=-1)
-        return [{
-            "label": names[int(row.argmax())],
-            "score": float(row.max()),
-            "scores": {name: float(p) for name, p in zip(names, row)},
-        } for row in probabilities]
+            }
+            for row in probabilities
+        ]
 
     def compute_metrics(self, outputs: list[dict[str, Any]], examples: Dataset) -> dict[str, Any]:
         references = examples[self.args.label_column]
@@ -296,11 +339,13 @@ class ClassificationTask(Task):
             return regression_metrics([output["score"] for output in outputs], references)
         if self.problem_type == MULTI_LABEL:
             predicted = [self._encode_label(output["labels"]) for output in outputs]
-            return multilabel_metrics(predicted, [self._encode_label(value) for value in references],
-                                      label_names=self.labels.names)
+            return multilabel_metrics(
+                predicted, [self._encode_label(value) for value in references], label_names=self.labels.names
+            )
         predicted = [self.labels.id_of(output["label"]) for output in outputs]
-        return classification_metrics(predicted, [self.labels.id_of(value) for value in references],
-                                      label_names=self.labels.names)
+        return classification_metrics(
+            predicted, [self.labels.id_of(value) for value in references], label_names=self.labels.names
+        )
 
 
 __all__ = [

@@ -41,13 +41,18 @@ class ModelArguments:
 
     model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "A transfuse run folder or checkpoint, a local Hugging Face model folder or a Hub model id "
-                          "with a head for the task (e.g. a BERT). Unset: build --preset from scratch."},
+        metadata={
+            "help": "A transfuse run folder or checkpoint, a local Hugging Face model folder or a Hub model "
+            "id with a head for the task (e.g. a BERT). Unset: build --preset from scratch."
+        },
     )
     preset: str | None = field(
         default=None,
-        metadata={"help": f"Size of a transfuse model trained from scratch: {', '.join(PRESETS)} (default small). "
-                          "Only without --model_name_or_path.", "choices": list(PRESETS)},
+        metadata={
+            "help": f"Size of a transfuse model trained from scratch: {', '.join(PRESETS)} (default small). "
+            "Only without --model_name_or_path.",
+            "choices": list(PRESETS),
+        },
     )
     architecture: str = field(
         default="encoder",
@@ -55,21 +60,25 @@ class ModelArguments:
     )
     config_overrides: str | None = field(
         default=None,
-        metadata={"help": "Comma-separated config fields to override, e.g. `hidden_size=128,num_hidden_layers=2` "
-                          "(preset) or `hidden_dropout_prob=0.2` (checkpoint)."},
+        metadata={
+            "help": "Comma-separated config fields to override, e.g. `hidden_size=128,num_hidden_layers=2` "
+            "(preset) or `hidden_dropout_prob=0.2` (checkpoint)."
+        },
     )
     tokenizer_name: str | None = field(
         default=None,
-        metadata={"help": "Tokenizer folder or Hub id. Default: the model's own; for --preset, a new tokenizer "
-                          "trained on the training texts."},
+        metadata={
+            "help": "Tokenizer folder or Hub id. Default: the model's own; for --preset, a new tokenizer "
+            "trained on the training texts."
+        },
     )
     tokenizer_kind: str = field(
         default="bpe",
         metadata={"help": "Kind of tokenizer trained for --preset.", "choices": list(KINDS)},
     )
     vocab_size: int | None = field(
-        default=None, metadata={"help": "Vocabulary size of the tokenizer trained for --preset (default: the "
-                                        "preset's)."}
+        default=None,
+        metadata={"help": "Vocabulary size of the tokenizer trained for --preset (default: the preset's)."},
     )
     model_revision: str = field(default="main", metadata={"help": "Hub branch, tag or commit of the model."})
     trust_remote_code: bool = field(
@@ -77,15 +86,17 @@ class ModelArguments:
     )
     ignore_mismatched_sizes: bool = field(
         default=False,
-        metadata={"help": "Re-initialise head weights whose shape differs from the checkpoint's (e.g. a classifier "
-                          "trained with another number of labels)."},
+        metadata={
+            "help": "Re-initialise head weights whose shape differs from the checkpoint's (e.g. a classifier "
+            "trained with another number of labels)."
+        },
     )
 
     def __post_init__(self) -> None:
         if self.model_name_or_path and self.preset:
             raise ValueError(
-                f"--preset {self.preset} builds a new model but --model_name_or_path {self.model_name_or_path!r} "
-                "loads one; pass only one of the two."
+                f"--preset {self.preset} builds a new model but --model_name_or_path "
+                f"{self.model_name_or_path!r} loads one; pass only one of the two."
             )
         if self.vocab_size is not None and self.vocab_size <= 0:
             raise ValueError(f"--vocab_size {self.vocab_size} must be positive.")
@@ -104,10 +115,15 @@ class DataArguments:
         default=None, metadata={"help": "Hub dataset name, e.g. `glue` (needs network or the local cache)."}
     )
     dataset_config: str | None = field(
-        default=None, metadata={"help": "Configuration of --dataset_name, e.g. `sst2`.",
-                                "aliases": ["--dataset_config_name"]}
+        default=None,
+        metadata={
+            "help": "Configuration of --dataset_name, e.g. `sst2`.",
+            "aliases": ["--dataset_config_name"],
+        },
     )
-    train_file: str | None = field(default=None, metadata={"help": "Training data: csv, tsv, json, jsonl or parquet."})
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training data: csv, tsv, json, jsonl or parquet."}
+    )
     validation_file: str | None = field(default=None, metadata={"help": "Validation data (same formats)."})
     test_file: str | None = field(
         default=None, metadata={"help": "Rows to predict (same formats); the target column may be absent."}
@@ -128,8 +144,10 @@ class DataArguments:
     )
     skip_bad_rows: bool = field(
         default=False,
-        metadata={"help": "Drop rows that do not parse or that the task cannot use (empty text, unseen label, NaN "
-                          "target), and report how many were dropped and why, instead of stopping."},
+        metadata={
+            "help": "Drop rows that do not parse or that the task cannot use (empty text, unseen label, NaN "
+            "target), and report how many were dropped and why, instead of stopping."
+        },
     )
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for tokenizing (datasets.map num_proc)."}
@@ -137,11 +155,16 @@ class DataArguments:
     cache_dir: str | None = field(default=None, metadata={"help": "Where datasets and models are cached."})
 
     def __post_init__(self) -> None:
-        files = {"--train_file": self.train_file, "--validation_file": self.validation_file,
-                 "--test_file": self.test_file}
+        files = {
+            "--train_file": self.train_file,
+            "--validation_file": self.validation_file,
+            "--test_file": self.test_file,
+        }
         if self.dataset_name and any(files.values()):
             given = " ".join(flag for flag, value in files.items() if value)
-            raise ValueError(f"--dataset_name {self.dataset_name!r} and {given} both name the data; pass one source.")
+            raise ValueError(
+                f"--dataset_name {self.dataset_name!r} and {given} both name the data; pass one source."
+            )
         if self.dataset_config and not self.dataset_name:
             raise ValueError(f"--dataset_config {self.dataset_config!r} needs --dataset_name.")
         for flag, path in files.items():
@@ -156,24 +179,32 @@ class DataArguments:
         return {"train": self.train_file, "validation": self.validation_file, "test": self.test_file}
 
     def split_names(self) -> dict[str, str]:
-        return {"train": self.train_split_name, "validation": self.validation_split_name,
-                "test": self.test_split_name}
+        return {
+            "train": self.train_split_name,
+            "validation": self.validation_split_name,
+            "test": self.test_split_name,
+        }
 
 
 @dataclass
 class RunArguments:
-    """What the workflow does around the Trainer: the output folder, evaluation precision, prediction output."""
+    """What the workflow does around the Trainer: the output folder, evaluation precision, prediction
+    output."""
 
     overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Replace a finished run in --output_dir (otherwise the run refuses)."}
+        default=False,
+        metadata={"help": "Replace a finished run in --output_dir (otherwise the run refuses)."},
     )
     fp32: bool = field(
         default=False,
-        metadata={"help": "Evaluate and predict in float32 even where the CPU has bfloat16 matrix units (there "
-                          "bf16 autocast is the default: about 2-3x faster, same labels within a rounding)."},
+        metadata={
+            "help": "Evaluate and predict in float32 even where the CPU has bfloat16 matrix units (there "
+            "bf16 autocast is the default: about 2-3x faster, same labels within a rounding)."
+        },
     )
     output_file: str | None = field(
-        default=None, metadata={"help": "predict: JSON Lines file to write, one line per input row, in order."}
+        default=None,
+        metadata={"help": "predict: JSON Lines file to write, one line per input row, in order."},
     )
 
 
@@ -195,8 +226,10 @@ def parse_config_overrides(text: str | None) -> dict[str, Any]:
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--config_overrides item {item!r} is not `name=value`; e.g. "
-                             "--config_overrides hidden_size=128,num_hidden_layers=2")
+            raise ValueError(
+                f"--config_overrides item {item!r} is not `name=value`; e.g. "
+                "--config_overrides hidden_size=128,num_hidden_layers=2"
+            )
         try:
             overrides[key.strip()] = json.loads(raw.strip())
         except json.JSONDecodeError:
@@ -205,8 +238,16 @@ def parse_config_overrides(text: str | None) -> dict[str, Any]:
 
 
 def build_parser(task_class: type[Task]) -> HfArgumentParser:
-    parser = HfArgumentParser([ModelArguments, DataArguments, task_class.arguments_class, AdapterArguments,
-                               RunArguments, task_class.training_args_class])
+    parser = HfArgumentParser(
+        [
+            ModelArguments,
+            DataArguments,
+            task_class.arguments_class,
+            AdapterArguments,
+            RunArguments,
+            task_class.training_args_class,
+        ]
+    )
     parser.set_defaults(**TRAINING_DEFAULTS, dataloader_pin_memory=torch.cuda.is_available())
     return parser
 
@@ -218,13 +259,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of option names to values, got {type(values).__name__}.")
+        raise ValueError(
+            f"{path} must hold a mapping of option names to values, got {type(values).__name__}."
+        )
     return values
 
 
 def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
     """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
-    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
+    # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
+    enable_cpu_process_group()
     parser = build_parser(task_class)
     argv = list(argv)
     if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:
@@ -232,11 +276,17 @@ def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
-            hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1))
-                     else repr(key) for key in unknown]
+            hints = [
+                f"{key!r} (did you mean {close[0]!r}?)"
+                if (close := difflib.get_close_matches(key, known, 1))
+                else repr(key)
+                for key in unknown
+            ]
             raise ValueError(f"Unknown option(s) in the config file: {', '.join(hints)}.")
         parser.set_defaults(**values)
-    model, data, task, adapter, run, training = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    model, data, task, adapter, run, training = parser.parse_args_into_dataclasses(
+        args=argv, look_for_args_file=False
+    )
     return ParsedArguments(model=model, data=data, task=task, adapter=adapter, run=run, training=training)
 
 
@@ -255,19 +305,27 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
                 "--adapter none to train the --preset model in full."
             )
         if not args.training.output_dir or args.training.output_dir == "trainer_output":
-            raise ValueError("transfuse train needs --output_dir DIR (the model, metrics and model card go there).")
+            raise ValueError(
+                "transfuse train needs --output_dir DIR (the model, metrics and model card go there)."
+            )
         return
     if model.from_scratch:
-        raise ValueError(f"transfuse {command} needs --model_name_or_path: a run folder written by transfuse train, "
-                         "or a model with a head for the task.")
+        raise ValueError(
+            f"transfuse {command} needs --model_name_or_path: a run folder written by transfuse train, "
+            "or a model with a head for the task."
+        )
     if args.adapter.enabled:
-        raise ValueError(f"--adapter is a training option; transfuse {command} reads the adapter from "
-                         "--model_name_or_path (a run folder holding adapter_config.json).")
+        raise ValueError(
+            f"--adapter is a training option; transfuse {command} reads the adapter from "
+            "--model_name_or_path (a run folder holding adapter_config.json)."
+        )
     if command == "evaluate" and not (data.validation_file or data.dataset_name):
         raise ValueError("transfuse evaluate needs data: --validation_file FILE or --dataset_name NAME.")
     if command == "predict":
         if not (data.test_file or data.dataset_name):
-            raise ValueError("transfuse predict needs rows to predict: --test_file FILE (or --dataset_name NAME).")
+            raise ValueError(
+                "transfuse predict needs rows to predict: --test_file FILE (or --dataset_name NAME)."
+            )
         if not args.run.output_file:
             raise ValueError("transfuse predict needs --output_file OUT.jsonl (one JSON line per input row).")
 

@@ -2,12 +2,14 @@
 
 For training (`load_for_training`), three sources:
 
-(a) no `--model_name_or_path`: a transfuse `--preset` built from scratch, with a tokenizer trained on the training
-    texts (or `--tokenizer_name`); the config takes the tokenizer's size and special ids and the task's labels;
+(a) no `--model_name_or_path`: a transfuse `--preset` built from scratch, with a tokenizer trained on the
+    training texts (or `--tokenizer_name`); the config takes the tokenizer's size and special ids and the
+    task's labels;
 (b) a saved transfuse checkpoint or run folder, and
-(c) any local or Hub model whose config maps to the task's Auto class (a BERT for `AutoModelForSequenceClassification`),
-    loaded with `from_pretrained(..., output_loading_info=True)`: the modules it reports as newly initialised are
-    the task head, which an adapter (`--adapter lora`) trains in full and saves (`transfuse.adapters`).
+(c) any local or Hub model whose config maps to the task's Auto class (a BERT for
+    `AutoModelForSequenceClassification`), loaded with `from_pretrained(..., output_loading_info=True)`: the
+    modules it reports as newly initialised are the task head, which an adapter (`--adapter lora`) trains in
+    full and saves (`transfuse.adapters`).
 
 For evaluation and prediction (`load_for_evaluation`), a run folder holding a full model or an adapter.
 """
@@ -65,9 +67,9 @@ def load_for_training(
     else:
         if is_adapter_folder(model_args.model_name_or_path):
             raise ValueError(
-                f"--model_name_or_path {model_args.model_name_or_path!r} holds an adapter, not a full model; train "
-                "from its base model (see base_model_name_or_path in its adapter_config.json), or merge it first "
-                "with `transfuse merge`."
+                f"--model_name_or_path {model_args.model_name_or_path!r} holds an adapter, not a full model; "
+                "train from its base model (see base_model_name_or_path in its adapter_config.json), or "
+                "merge it first with `transfuse merge`."
             )
         loaded = _load_pretrained(task, model_args, adapter_args)
     loaded.model = apply_adapter(loaded.model, adapter_args, loaded.new_modules)
@@ -81,22 +83,36 @@ def _build_from_preset(task: Task, model_args: ModelArguments, training_texts: I
         tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name)
     else:
         vocab_size = model_args.vocab_size or PRESETS[preset]["vocab_size"]
-        logger.info("Training a %s tokenizer (vocab %d) on the training texts", model_args.tokenizer_kind, vocab_size)
-        tokenizer = train_tokenizer(training_texts, kind=model_args.tokenizer_kind, vocab_size=vocab_size,
-                                    model_max_length=max_positions)
+        logger.info(
+            "Training a %s tokenizer (vocab %d) on the training texts", model_args.tokenizer_kind, vocab_size
+        )
+        tokenizer = train_tokenizer(
+            training_texts,
+            kind=model_args.tokenizer_kind,
+            vocab_size=vocab_size,
+            model_max_length=max_positions,
+        )
     fields = {
         "vocab_size": len(tokenizer),
         "max_position_embeddings": max_positions,
         "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id,
-        "eos_token_id": tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id,
+        "bos_token_id": tokenizer.bos_token_id
+        if tokenizer.bos_token_id is not None
+        else tokenizer.cls_token_id,
+        "eos_token_id": tokenizer.eos_token_id
+        if tokenizer.eos_token_id is not None
+        else tokenizer.sep_token_id,
     }
     fields.update(parse_config_overrides(model_args.config_overrides))
     fields.update(task.config_updates())
     config = get_preset(preset, model_args.architecture, **fields)
     model = task.auto_model_class.from_config(config)
-    logger.info("Built a %s transfuse %s from scratch: %.1fM parameters", preset, model_args.architecture,
-                model.num_parameters() / 1e6)
+    logger.info(
+        "Built a %s transfuse %s from scratch: %.1fM parameters",
+        preset,
+        model_args.architecture,
+        model.num_parameters() / 1e6,
+    )
     return LoadedModel(model=model, tokenizer=tokenizer)
 
 
@@ -107,14 +123,20 @@ def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: Adapt
     config = AutoConfig.from_pretrained(path, **common, **config_kwargs)
     try:
         model, loading_info = task.auto_model_class.from_pretrained(
-            path, config=config, output_loading_info=True, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-            **common, **quantization_kwargs(adapter_args, task.auto_model_class, config),
+            path,
+            config=config,
+            output_loading_info=True,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            **common,
+            **quantization_kwargs(adapter_args, task.auto_model_class, config),
         )
     except RuntimeError as err:
         if "size mismatch" not in str(err):
             raise
-        raise ValueError(f"{path}: {err}\nThe checkpoint's head has another shape (e.g. another number of labels); "
-                         "pass --ignore_mismatched_sizes to re-initialise it.") from err
+        raise ValueError(
+            f"{path}: {err}\nThe checkpoint's head has another shape (e.g. another number of labels); "
+            "pass --ignore_mismatched_sizes to re-initialise it."
+        ) from err
     new_modules = new_module_names(loading_info, model)
     if new_modules:
         logger.info("Newly initialised modules (trained in full): %s", ", ".join(new_modules))
@@ -142,7 +164,9 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
 
 
 def _has_tokenizer(path: str) -> bool:
-    return any((Path(path) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"))
+    return any(
+        (Path(path) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
+    )
 
 
 __all__ = ["DEFAULT_PRESET", "LoadedModel", "load_for_evaluation", "load_for_training"]

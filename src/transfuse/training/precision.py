@@ -1,9 +1,11 @@
-"""Which precision evaluation and prediction run in: bfloat16 autocast where the hardware multiplies bf16 natively.
+"""Which precision evaluation and prediction run in: bfloat16 autocast where the hardware multiplies bf16
+natively.
 
 On a CPU with AMX tiles or AVX-512 BF16 instructions, oneDNN runs bf16 matrix products about 2-3x faster than
-fp32 for encoder inference, and the predicted labels agree with fp32's (the benchmark reports the agreement); on
-a CPU without them bf16 is emulated and slower, so fp32 stays. CUDA devices use bf16 where
-`torch.cuda.is_bf16_supported()` says so. Training precision is the user's choice (`--bf16`), never decided here.
+fp32 for encoder inference, and the predicted labels agree with fp32's (the benchmark reports the agreement);
+on a CPU without them bf16 is emulated and slower, so fp32 stays. CUDA devices use bf16 where
+`torch.cuda.is_bf16_supported()` says so. Training precision is the user's choice (`--bf16`), never decided
+here.
 """
 
 from __future__ import annotations

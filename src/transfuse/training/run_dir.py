@@ -51,23 +51,28 @@ def check_output_dir(output_dir: str | Path, overwrite: bool, resume_from_checkp
 
 
 def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | None) -> str | None:
-    """`--resume_from_checkpoint auto` -> the last `checkpoint-N` in `output_dir`; a path is checked to exist."""
+    """`--resume_from_checkpoint auto` -> the last `checkpoint-N` in `output_dir`; a path is checked to
+    exist."""
     if not resume_from_checkpoint:
         return None
     if resume_from_checkpoint in AUTO_RESUME:
         last = last_complete_checkpoint(output_dir)  # never a checkpoint whose save was cut short
         if last is None:
             raise FileNotFoundError(
-                f"--resume_from_checkpoint {resume_from_checkpoint}: no checkpoint-N folder in {str(output_dir)!r} "
-                "to resume from; drop the flag to start a new run."
+                f"--resume_from_checkpoint {resume_from_checkpoint}: no checkpoint-N folder in "
+                f"{str(output_dir)!r} to resume from; drop the flag to start a new run."
             )
         return last
     if not Path(resume_from_checkpoint).is_dir():
-        raise FileNotFoundError(f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint folder.")
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint folder."
+        )
     if not is_complete_checkpoint(resume_from_checkpoint):
-        raise ValueError(f"--resume_from_checkpoint {resume_from_checkpoint!r} is incomplete (no whole "
-                         "trainer_state.json: the run was killed while saving it); pass --resume_from_checkpoint auto "
-                         "to take the last complete one.")
+        raise ValueError(
+            f"--resume_from_checkpoint {resume_from_checkpoint!r} is incomplete (no whole "
+            "trainer_state.json: the run was killed while saving it); pass --resume_from_checkpoint auto "
+            "to take the last complete one."
+        )
     return resume_from_checkpoint
 
 
@@ -101,8 +106,14 @@ def plot_loss_curves(log_history: list[dict[str, Any]], path: str | Path) -> Pat
             steps, losses = zip(*points)
             axes.plot(steps, losses, style, label=label)
     if not train and not evals:
-        axes.text(0.5, 0.5, "no loss logged: lower --logging_steps", ha="center", va="center",
-                  transform=axes.transAxes)
+        axes.text(
+            0.5,
+            0.5,
+            "no loss logged: lower --logging_steps",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+        )
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("loss")
     axes.grid(alpha=0.3)
@@ -117,9 +128,13 @@ def plot_loss_curves(log_history: list[dict[str, Any]], path: str | Path) -> Pat
 def quality_metrics(metrics: Mapping[str, Any], prefix: str = "eval_") -> dict[str, float]:
     """The scalar quality metrics of one Trainer metrics dict, without prefix, speed and loss entries."""
     return {
-        key[len(prefix):]: float(value) for key, value in metrics.items()
-        if key.startswith(prefix) and isinstance(value, (int, float)) and not isinstance(value, bool)
-        and not key[len(prefix):].endswith(NOT_QUALITY) and math.isfinite(value)
+        key[len(prefix) :]: float(value)
+        for key, value in metrics.items()
+        if key.startswith(prefix)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not key[len(prefix) :].endswith(NOT_QUALITY)
+        and math.isfinite(value)
     }
 
 
@@ -171,34 +186,59 @@ def write_model_card(
     adapter: str | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write `README.md` with `model-index` metrics (task `task_type`), the command and how to load the model."""
+    """Write `README.md` with `model-index` metrics (task `task_type`), the command and how to load the
+    model."""
     output_dir = Path(output_dir)
     model_name = output_dir.resolve().name
     eval_results = [
-        EvalResult(task_type=task_type, dataset_type=dataset_name, dataset_name=dataset_name, dataset_split=split,
-                   metric_type=name, metric_name=name, metric_value=round(value, 6))
+        EvalResult(
+            task_type=task_type,
+            dataset_type=dataset_name,
+            dataset_name=dataset_name,
+            dataset_split=split,
+            metric_type=name,
+            metric_name=name,
+            metric_value=round(value, 6),
+        )
         for name, value in metrics.items()
     ]
     tags = ["transfuse", task_type] + ([adapter, "peft"] if adapter else [])
     card_data = ModelCardData(
-        model_name=model_name, eval_results=eval_results or None, library_name="peft" if adapter else "transformers",
-        pipeline_tag=task_type, tags=tags, base_model=base_model if base_model and not Path(base_model).is_dir()
-        else None,
+        model_name=model_name,
+        eval_results=eval_results or None,
+        library_name="peft" if adapter else "transformers",
+        pipeline_tag=task_type,
+        tags=tags,
+        base_model=base_model if base_model and not Path(base_model).is_dir() else None,
     )
     source = f"`{base_model}`" if base_model else "a transfuse Transformer trained from scratch"
-    description = (f"A {task_type} model fine-tuned from {source}" + (f" with a {adapter} adapter" if adapter else "")
-                   + f" with transfuse on {dataset_name}.")
+    description = (
+        f"A {task_type} model fine-tuned from {source}"
+        + (f" with a {adapter} adapter" if adapter else "")
+        + f" with transfuse on {dataset_name}."
+    )
     if adapter:
-        usage = ("from transfuse.adapters import load_for_inference\n"
-                 f"model = load_for_inference({str(output_dir)!r})  # base model + adapter + task head")
+        usage = (
+            "from transfuse.adapters import load_for_inference\n"
+            f"model = load_for_inference({str(output_dir)!r})  # base model + adapter + task head"
+        )
     else:
-        usage = ("import transfuse  # registers the transfuse model type (or pass trust_remote_code=True)\n"
-                 "from transformers import pipeline\n"
-                 f"classifier = pipeline({task_type!r}, model={str(output_dir)!r})")
+        usage = (
+            "import transfuse  # registers the transfuse model type (or pass trust_remote_code=True)\n"
+            "from transformers import pipeline\n"
+            f"classifier = pipeline({task_type!r}, model={str(output_dir)!r})"
+        )
     card = ModelCard.from_template(
-        card_data, template_str=CARD_TEMPLATE, model_name=model_name, description=description,
-        dataset_name=dataset_name, split=split, metrics=dict(metrics), command=command,
-        hyperparameters=dict(hyperparameters or {}), usage=usage,
+        card_data,
+        template_str=CARD_TEMPLATE,
+        model_name=model_name,
+        description=description,
+        dataset_name=dataset_name,
+        split=split,
+        metrics=dict(metrics),
+        command=command,
+        hyperparameters=dict(hyperparameters or {}),
+        usage=usage,
     )
     path = output_dir / MODEL_CARD_FILE
     card.save(path)

@@ -5,9 +5,9 @@ Each runs the same pipeline, stopping where its job ends:
     check arguments -> load splits -> check columns and rows -> labels (fit / from the model config)
       -> model + tokenizer -> features -> Trainer -> train -> evaluate -> predict -> run folder / outputs
 
-Everything that can fail on bad input (arguments, files, columns, rows, an occupied output folder) fails before the
-model is built. The command-line front-ends (`transfuse.cli`) and `scripts/run_<task>.py` only parse arguments and
-call these functions, so both behave the same under `accelerate launch`.
+Everything that can fail on bad input (arguments, files, columns, rows, an occupied output folder) fails
+before the model is built. The command-line front-ends (`transfuse.cli`) and `scripts/run_<task>.py` only
+parse arguments and call these functions, so both behave the same under `accelerate launch`.
 """
 
 from __future__ import annotations
@@ -63,13 +63,14 @@ def make_task(task_name: str, args: ParsedArguments) -> Task:
 def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> PreparedData:
     """Load `splits`, check their columns and rows, and fit the task on the training split if there is one.
 
-    Rows are checked in order train -> validation, so a label unseen in training is caught in validation (whose
-    labels come from the model's config when there is no training split).
+    Rows are checked in order train -> validation, so a label unseen in training is caught in validation
+    (whose labels come from the model's config when there is no training split).
     """
     data = args.data
     files = {split: path for split, path in data.files().items() if split in splits}
-    raw = load_splits(files, data.dataset_name, data.dataset_config, data.split_names(), data.skip_bad_rows,
-                      data.cache_dir)
+    raw = load_splits(
+        files, data.dataset_name, data.dataset_config, data.split_names(), data.skip_bad_rows, data.cache_dir
+    )
     limits = {"train": data.max_train_samples, "validation": data.max_eval_samples}
     prepared = PreparedData(examples={}, sources={})
     for split in ("train", "validation"):
@@ -82,7 +83,9 @@ def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> Prepar
         bad_rows = task.find_bad_rows(examples, split)
         examples, report = drop_bad_rows(examples, bad_rows, source, data.skip_bad_rows, raw[split].skipped)
         if len(examples) == 0:
-            raise ValueError(f"{source} has no usable rows left (of {report.total_rows}); check the file and columns.")
+            raise ValueError(
+                f"{source} has no usable rows left (of {report.total_rows}); check the file and columns."
+            )
         if split == "train":
             task.fit(examples)
         prepared.examples[split], prepared.sources[split] = examples, source
@@ -91,14 +94,21 @@ def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> Prepar
     return prepared
 
 
-def _preprocess(task: Task, args: ParsedArguments, loaded: LoadedModel, examples: Dataset, split: str) -> Dataset:
+def _preprocess(
+    task: Task, args: ParsedArguments, loaded: LoadedModel, examples: Dataset, split: str
+) -> Dataset:
     with args.training.main_process_first(desc=f"tokenizing {split}"):
         return task.preprocess(examples, loaded.tokenizer, split)
 
 
 def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any] | None, prefix: str) -> dict:
-    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class": ...}`."""
-    metrics = {key[len(prefix) + 1:]: value for key, value in trainer_metrics.items() if key.startswith(prefix + "_")}
+    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class":
+    ...}`."""
+    metrics = {
+        key[len(prefix) + 1 :]: value
+        for key, value in trainer_metrics.items()
+        if key.startswith(prefix + "_")
+    }
     metrics.update(task_metrics or {})
     return metrics
 
@@ -109,9 +119,12 @@ def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any]
 
 
 def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
-    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
+    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of
+    `metrics.json`."""
     check_arguments(args, "train")
-    check_world_size(args.training)  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
+    check_world_size(
+        args.training
+    )  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
     training = args.training
     push = take_over_push_to_hub(training)  # --push_to_hub: `transfuse push` once the run folder is complete
     check_output_dir(training.output_dir, args.run.overwrite_output_dir, training.resume_from_checkpoint)
@@ -119,14 +132,23 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     task = make_task(task_name, args)
     has_validation = bool(args.data.validation_file or args.data.dataset_name)
     data = prepare_data(task, args, ["train", "validation"] if has_validation else ["train"])
-    loaded = load_for_training(task, args.model, args.adapter, task.training_texts(data.examples["train"]),
-                               seed=training.seed)
+    loaded = load_for_training(
+        task, args.model, args.adapter, task.training_texts(data.examples["train"]), seed=training.seed
+    )
     train_features = _preprocess(task, args, loaded, data.examples["train"], "train")
     eval_examples = data.examples.get("validation")
     eval_features = _preprocess(task, args, loaded, eval_examples, "validation") if eval_examples else None
     eval_bf16 = use_bf16_inference(training.device, args.run.fp32)
-    trainer = build_trainer(task, loaded.model, loaded.tokenizer, training, train_features, eval_features,
-                            eval_examples, eval_bf16=eval_bf16)
+    trainer = build_trainer(
+        task,
+        loaded.model,
+        loaded.tokenizer,
+        training,
+        train_features,
+        eval_features,
+        eval_examples,
+        eval_bf16=eval_bf16,
+    )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
@@ -149,8 +171,12 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         write_metrics(output_dir, results)
         plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
         write_model_card(
-            output_dir, task_type=task.pipeline_tag, metrics=eval_quality, command=command,
-            dataset_name=data.sources.get("validation", data.sources["train"]), base_model=loaded.base_model,
+            output_dir,
+            task_type=task.pipeline_tag,
+            metrics=eval_quality,
+            command=command,
+            dataset_name=data.sources.get("validation", data.sources["train"]),
+            base_model=loaded.base_model,
             adapter=args.adapter.adapter if args.adapter.enabled else None,
             hyperparameters=_hyperparameters(args),
         )
@@ -187,8 +213,13 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
 
 def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
     check_arguments(args, command)
-    if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
-        args.training.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-"))
+    if args.training.output_dir in (
+        None,
+        DEFAULT_OUTPUT_DIR,
+    ):  # the Trainer creates its folder: keep it out of cwd
+        args.training.output_dir = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
+        )
     task = make_task(task_name, args)
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
     return task, loaded
@@ -206,8 +237,11 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
         trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
         metrics = trainer.evaluate(features, eval_examples=examples)
         results = {
-            "task": task_name, "command": command, "model": args.model.model_name_or_path,
-            "data": data.sources["validation"], "eval_precision": "bf16" if eval_bf16 else "fp32",
+            "task": task_name,
+            "command": command,
+            "model": args.model.model_name_or_path,
+            "data": data.sources["validation"],
+            "eval_precision": "bf16" if eval_bf16 else "fp32",
             "eval": _split_metrics(metrics, trainer.task_metrics.get("eval"), "eval"),
             "skipped_rows": [report.to_dict() for report in data.skipped],
         }
@@ -219,14 +253,20 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
 def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> list[dict[str, Any]]:
     """Write one JSON line per input row of the test data, in order, to `--output_file`; returns the rows.
 
-    Only the input columns are needed. With --skip_bad_rows a row the model cannot read (e.g. empty text) still
-    gets its line, holding `error`, so line i of the output always answers row i of the input.
+    Only the input columns are needed. With --skip_bad_rows a row the model cannot read (e.g. empty text)
+    still gets its line, holding `error`, so line i of the output always answers row i of the input.
     """
     with ExitStack() as stack:
         task, loaded = _inference_setup(task_name, args, "predict", stack)
         data = args.data
-        raw = load_splits({"test": data.test_file}, data.dataset_name, data.dataset_config, data.split_names(),
-                          data.skip_bad_rows, data.cache_dir)["test"]
+        raw = load_splits(
+            {"test": data.test_file},
+            data.dataset_name,
+            data.dataset_config,
+            data.split_names(),
+            data.skip_bad_rows,
+            data.cache_dir,
+        )["test"]
         check_columns(raw.examples, task.input_columns(), raw.source)
         examples = raw.examples.select_columns(list(task.input_columns()))
         bad_rows = task.find_bad_rows(examples, "test")
@@ -246,15 +286,20 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
             outputs = trainer.task_outputs["test"]
         answers = iter(outputs)
         rows = [
-            {"error": f"{first_problem[i].problem} in column {first_problem[i].column!r}"} if i in first_problem
+            {"error": f"{first_problem[i].problem} in column {first_problem[i].column!r}"}
+            if i in first_problem
             else next(answers)
             for i in range(len(examples))
         ]
         if trainer.is_world_process_zero():
             write_jsonl(args.run.output_file, rows)
         if first_problem or raw.skipped.skipped:
-            logger.warning("%d rows of %s could not be predicted (error lines written); %s", len(first_problem),
-                           raw.source, raw.skipped.summary() if raw.skipped.skipped else "no unparsable rows")
+            logger.warning(
+                "%d rows of %s could not be predicted (error lines written); %s",
+                len(first_problem),
+                raw.source,
+                raw.skipped.summary() if raw.skipped.skipped else "no unparsable rows",
+            )
     return rows
 
 
