@@ -64,8 +64,8 @@ def sample_inputs(args: MergeArguments) -> dict | None:
     has_tokenizer = any((Path(args.run_dir) / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json"))
     source = args.run_dir if has_tokenizer else PeftConfig.from_pretrained(args.run_dir).base_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(source)
-    pairs = rows[args.text_pair_column] if args.text_pair_column else None
-    encoded = tokenizer(rows[args.text_column], pairs, truncation=True, max_length=args.max_length, padding=True,
+    pairs = list(rows[args.text_pair_column]) if args.text_pair_column else None
+    encoded = tokenizer(list(rows[args.text_column]), pairs, truncation=True, max_length=args.max_length, padding=True,
                         return_tensors="pt")
     return {key: encoded[key] for key in ("input_ids", "attention_mask")}
 
