@@ -10,6 +10,7 @@ from peft import PeftModel
 from transformers import BertConfig, BertModel
 
 from transfuse.adapters import load_for_inference, save_for_inference
+from transfuse.adapters.callbacks import adapter_callbacks
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.tokenization import train_tokenizer
 from transfuse.training import build_trainer, load_for_training, parse_arguments, prepare_data
@@ -75,7 +76,10 @@ def test_adapter_reload_reproduces_logits_with_the_trained_head(
     assert isinstance(loaded.model, PeftModel) and loaded.new_modules == ["classifier"]
     initial_head = loaded.model.base_model.model.classifier.modules_to_save["default"].weight.detach().clone()
     features = task.preprocess(data.examples["train"], loaded.tokenizer, "train")
-    trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, features)
+    callbacks = adapter_callbacks(args.adapter)  # as in `transfuse train`: the adapter start check runs first
+    trainer = build_trainer(
+        task, loaded.model, loaded.tokenizer, args.training, features, callbacks=callbacks
+    )
     trainer.train()
     trainer.save_model()
     save_for_inference(trainer.model, out, args.adapter)

@@ -21,6 +21,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from ..adapters import AdapterArguments
+from ..adapters.callbacks import check_training_arguments
 from ..data.loading import check_file_format
 from ..distributed import enable_cpu_process_group
 from ..modeling.configuration_transfuse import ARCHITECTURES
@@ -308,6 +309,7 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
             raise ValueError(
                 "transfuse train needs --output_dir DIR (the model, metrics and model card go there)."
             )
+        check_training_arguments(args.adapter, args.training)
         return
     if model.from_scratch:
         raise ValueError(

@@ -22,6 +22,7 @@ from typing import Any
 from datasets import Dataset
 
 from ..adapters import save_for_inference
+from ..adapters.callbacks import adapter_callbacks
 from ..data.loading import load_splits
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
 from ..distributed import check_world_size
@@ -148,6 +149,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_features,
         eval_examples,
         eval_bf16=eval_bf16,
+        callbacks=adapter_callbacks(args.adapter),  # AdaLoRA's budget; the adapter start check
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
