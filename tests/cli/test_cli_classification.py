@@ -215,3 +215,26 @@ def test_usage_lists_tasks_and_unknown_config_keys_get_suggestions(tmp_path, cap
     config.write_text("train_file: a.csv\nlearning_rat: 0.1\n")
     with pytest.raises(ValueError, match="'learning_rat' \\(did you mean 'learning_rate'\\?\\)"):
         parse_arguments(ClassificationTask, [str(config)])
+
+
+def test_unreachable_hub_model_fails_fast(tmp_path, monkeypatch, capsys):
+    from transfuse.training import models
+
+    monkeypatch.setattr(
+        models, "hub_unreachable_reason", lambda: "huggingface.co:443: Name or service not known"
+    )
+    argv = [
+        "train",
+        "classification",
+        "--train_file",
+        demo_data_files()["train"],
+        "--model_name_or_path",
+        "org/some-bert",
+        "--output_dir",
+        str(tmp_path / "run"),
+    ]
+    assert main(argv) == 1
+    assert (
+        "'org/some-bert' is not a local folder and the Hugging Face Hub is unreachable"
+        in capsys.readouterr().err
+    )

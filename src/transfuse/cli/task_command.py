@@ -58,7 +58,6 @@ def run_task_command(
         print(f"transfuse {command}: error: {err}", file=sys.stderr)
         return 2
 
-    from ..data import DataLoadingError, DataValidationError
     from ..training import arguments, workflow
 
     if "-h" in rest or "--help" in rest:
@@ -78,7 +77,7 @@ def run_task_command(
     command_line = shlex.join([*words, *rest])
     try:
         result = getattr(workflow, command)(task_name, args, command_line)
-    except (DataValidationError, DataLoadingError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:  # DataLoadingError, FileExistsError, DataValidationError, ...
         if show_traceback:
             raise
         print(f"{prefix}: error: {err}", file=sys.stderr)

@@ -32,6 +32,7 @@ from ..adapters import (
     new_module_names,
     quantization_kwargs,
 )
+from ..data.loading import hub_unreachable_reason
 from ..modeling import get_preset
 from ..modeling.presets import PRESETS
 from ..tasks import Task
@@ -118,6 +119,7 @@ def _build_from_preset(task: Task, model_args: ModelArguments, training_texts: I
 
 def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: AdapterArguments) -> LoadedModel:
     path = model_args.model_name_or_path
+    require_local_or_reachable(path)
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
     config_kwargs = {**parse_config_overrides(model_args.config_overrides), **task.config_updates()}
     config = AutoConfig.from_pretrained(path, **common, **config_kwargs)
@@ -148,6 +150,7 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
     """A trained model (full or adapter run folder, or any model with the task's head) and its tokenizer;
     `task.load_from_config` learns the labels from it."""
     path = model_args.model_name_or_path
+    require_local_or_reachable(path)
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
     if is_adapter_folder(path):
         model = load_for_inference(path)
@@ -161,6 +164,20 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, **common)
     task.load_from_config(model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, base_model=base_model)
+
+
+def require_local_or_reachable(name_or_path: str) -> None:
+    """Fail in seconds, with the way out, when a Hub model is named but the Hub cannot be reached (instead of
+    after a minute of download retries)."""
+    if Path(name_or_path).exists():
+        return
+    unreachable = hub_unreachable_reason()
+    if unreachable:
+        raise OSError(
+            f"--model_name_or_path {name_or_path!r} is not a local folder and the Hugging Face Hub is unreachable "
+            f"({unreachable}). Pass a local model folder, or, if the model is in your local cache, set "
+            "HF_HUB_OFFLINE=1 to load it from there."
+        )
 
 
 def _has_tokenizer(path: str) -> bool:
