@@ -20,4 +20,7 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """Training files (60 documents in 12 files) and validation files (10 documents)."""
     root = tmp_path_factory.mktemp("corpus")
-    return {"train": write_corpus(root / "train", 60, seed=1), "validation": write_corpus(root / "validation", 10, seed=2)}
+    return {
+        "train": write_corpus(root / "train", 60, seed=1),
+        "validation": write_corpus(root / "validation", 10, seed=2),
+    }

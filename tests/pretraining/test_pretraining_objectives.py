@@ -23,12 +23,17 @@ from transfuse.cli.main import main
 
 from .helpers import logged_losses, pretrain_argv, write_sentiment
 
-AUTO_CLASSES = {"encoder": AutoModelForMaskedLM, "decoder": AutoModelForCausalLM,
-                "encoder-decoder": AutoModelForSeq2SeqLM}
+AUTO_CLASSES = {
+    "encoder": AutoModelForMaskedLM,
+    "decoder": AutoModelForCausalLM,
+    "encoder-decoder": AutoModelForSeq2SeqLM,
+}
 
 
 def pretrain(architecture: str, tokenizer_dir: Path, corpus: dict, output_dir: Path, *extra: str) -> dict:
-    argv = pretrain_argv(architecture, tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *extra)
+    argv = pretrain_argv(
+        architecture, tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *extra
+    )
     assert main(argv) == 0
     return json.loads((output_dir / "metrics.json").read_text())
 
@@ -61,7 +66,9 @@ def check_loads_into_classification_head(output_dir: Path, stack: str) -> None:
         torch.testing.assert_close(getattr(classifier.model, stack).state_dict()[name], weight, msg=name)
 
 
-def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(tokenizer_dir, corpus, tmp_path) -> None:
+def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(
+    tokenizer_dir, corpus, tmp_path
+) -> None:
     run = tmp_path / "encoder"
     metrics = pretrain("encoder", tokenizer_dir, corpus, run)
     check_run_folder("encoder", run, metrics)
@@ -71,10 +78,35 @@ def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(tokenize
     train_file = write_sentiment(tmp_path / "train.jsonl", 240, seed=5)
     validation_file = write_sentiment(tmp_path / "validation.jsonl", 60, seed=6)
     finetuned = tmp_path / "classifier"
-    assert main(["train", "classification", "--model_name_or_path", str(run), "--train_file", train_file,
-                 "--validation_file", validation_file, "--max_seq_length", "32", "--num_train_epochs", "3",
-                 "--per_device_train_batch_size", "16", "--learning_rate", "5e-3", "--save_strategy", "no",
-                 "--seed", "0", "--output_dir", str(finetuned)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "classification",
+                "--model_name_or_path",
+                str(run),
+                "--train_file",
+                train_file,
+                "--validation_file",
+                validation_file,
+                "--max_seq_length",
+                "32",
+                "--num_train_epochs",
+                "3",
+                "--per_device_train_batch_size",
+                "16",
+                "--learning_rate",
+                "5e-3",
+                "--save_strategy",
+                "no",
+                "--seed",
+                "0",
+                "--output_dir",
+                str(finetuned),
+            ]
+        )
+        == 0
+    )
     accuracy = json.loads((finetuned / "metrics.json").read_text())["eval"]["accuracy"]
     assert accuracy >= 0.8
 

@@ -60,8 +60,9 @@ def test_files_become_documents_closed_by_eos_and_blocks_hold_every_token(corpus
 
 
 def test_local_dataset_rows_are_documents(tmp_path: Path) -> None:
-    DatasetDict({"train": Dataset.from_dict({"body": ["first doc", "  ", None, "second doc"], "id": [1, 2, 3, 4]})}
-                ).save_to_disk(tmp_path / "local")
+    DatasetDict(
+        {"train": Dataset.from_dict({"body": ["first doc", "  ", None, "second doc"], "id": [1, 2, 3, 4]})}
+    ).save_to_disk(tmp_path / "local")
     corpus = load_text_corpus(dataset_name=str(tmp_path / "local"), split="train", text_column="body")
     assert corpus.column_names == ["text"] and corpus["text"] == ["first doc", "second doc"]
     with pytest.raises(ValueError, match=r"no column 'content'.*\['body', 'id'\].*--text_column"):
@@ -87,7 +88,9 @@ def test_bad_utf8_names_file_and_byte_offset_or_is_replaced(tmp_path: Path) -> N
     path.write_bytes(b"good line\ncaf" + b"\xe9 au lait\n")
     with pytest.raises(ValueError, match=r"latin1\.txt.*0xe9 at byte offset 13.*--encoding_errors replace"):
         load_text_corpus(files=[str(path)])
-    assert load_text_corpus(files=[str(path)], encoding_errors="replace")["text"] == ["good line\ncaf\ufffd au lait"]
+    assert load_text_corpus(files=[str(path)], encoding_errors="replace")["text"] == [
+        "good line\ncaf\ufffd au lait"
+    ]
 
 
 def test_empty_or_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -103,8 +106,11 @@ def test_corpus_smaller_than_one_block_is_an_error(tmp_path: Path, tokenizer) ->
     path = tmp_path / "short.txt"
     path.write_text("the cat sees the river .\n", encoding="utf-8")
     blocks = build_blocks(load_text_corpus(files=[str(path)]), tokenizer, BLOCK_SIZE)
-    with pytest.raises(ValueError, match=rf"training text gives \d+ tokens, less than one block of --block_size "
-                                         rf"{BLOCK_SIZE}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"training text gives \d+ tokens, less than one block of --block_size "
+        rf"{BLOCK_SIZE}",
+    ):
         require_one_full_block(blocks, BLOCK_SIZE, "training")
     streamed = build_blocks(load_text_corpus(files=[str(path)], streaming=True), tokenizer, BLOCK_SIZE)
     with pytest.raises(ValueError, match="less than one block"):

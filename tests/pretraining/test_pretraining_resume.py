@@ -1,4 +1,4 @@
-"""Resuming mid-epoch continues at the same data position as an uninterrupted run: nothing repeated or skipped.
+"""Resuming mid-epoch continues at the data position of an uninterrupted run: nothing repeated or skipped.
 
 The Trainer restores the optimizer, scheduler and RNG state from the checkpoint and skips the batches the
 checkpoint already consumed; with packed blocks and the seeded sampler that must give exactly the blocks an
@@ -41,7 +41,9 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Recorder:
         return recorders[-1]
 
     objective = OBJECTIVES["encoder"]
-    monkeypatch.setitem(OBJECTIVES, "encoder", dataclasses.replace(objective, build_collator=recording_builder))
+    monkeypatch.setitem(
+        OBJECTIVES, "encoder", dataclasses.replace(objective, build_collator=recording_builder)
+    )
     parsed = parse_pretraining_arguments(argv[1:])  # argv[0] is the `pretrain` command
     run_pretraining(parsed.model, parsed.pretraining, parsed.corpus, parsed.training)
     monkeypatch.setitem(OBJECTIVES, "encoder", objective)
@@ -50,23 +52,48 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 def test_resume_mid_epoch_sees_the_same_batches(tokenizer_dir, corpus, tmp_path, monkeypatch) -> None:
     output_dir = tmp_path / "run"
-    common = ["--max_steps", "6", "--save_strategy", "steps", "--save_steps", "3", "--logging_steps", "1",
-              "--per_device_train_batch_size", "4"]
-    uninterrupted = run(pretrain_argv("encoder", tokenizer_dir, corpus["train"], corpus["validation"], output_dir,
-                                      *common), monkeypatch)
-    assert json.loads((output_dir / "metrics.json").read_text())["train"]["epoch"] < 0.5  # step 3 is mid-epoch
+    common = [
+        "--max_steps",
+        "6",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "3",
+        "--logging_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+    ]
+    uninterrupted = run(
+        pretrain_argv("encoder", tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *common),
+        monkeypatch,
+    )
+    assert (
+        json.loads((output_dir / "metrics.json").read_text())["train"]["epoch"] < 0.5
+    )  # step 3 is mid-epoch
 
     checkpoint = output_dir / "checkpoint-3"
     interrupted = tmp_path / "interrupted"
     interrupted.mkdir()
     shutil.copytree(checkpoint, interrupted / "checkpoint-3")  # as if the run had been killed after step 3
-    resumed = run(pretrain_argv("encoder", tokenizer_dir, corpus["train"], corpus["validation"], interrupted,
-                                *common, "--resume_from_checkpoint", "auto"), monkeypatch)
+    resumed = run(
+        pretrain_argv(
+            "encoder",
+            tokenizer_dir,
+            corpus["train"],
+            corpus["validation"],
+            interrupted,
+            *common,
+            "--resume_from_checkpoint",
+            "auto",
+        ),
+        monkeypatch,
+    )
 
-    # the resumed run builds batches 4..6 (then the validation ones) from exactly the uninterrupted run's blocks
+    # the resumed run builds batches 4..6 (then the validation ones) from the uninterrupted run's blocks
     assert resumed.blocks[:3] == uninterrupted.blocks[3:6]
-    # masks are redrawn: the Trainer restores the RNG only after fetching the first resumed batch, so the draws
-    # are new (same distribution); what is predicted is still the block's own token
+    # masks are redrawn: the Trainer restores the RNG only after fetching the first resumed batch, so the
+    # draws are new (same distribution); what is predicted is still the block's own token
     for blocks, batch in zip(resumed.blocks[:3], resumed.batches[:3]):
         selected = batch["labels"] != -100
         assert torch.equal(batch["labels"][selected], torch.tensor(blocks)[selected])

@@ -1,9 +1,9 @@
-"""`transfuse generate --model_name_or_path RUN --prompt TEXT [...]` (or `--prompt_file`): prompts in, text out.
+"""`transfuse generate --model_name_or_path RUN --prompt TEXT` (or `--prompt_file`): prompts in, text out.
 
 Greedy by default; `--do_sample` with `--temperature/--top_k/--top_p`, `--num_beams`, `--repetition_penalty`,
 `--max_new_tokens`; tokens stream to the terminal as they are produced unless beam search or several sequences
-per prompt are asked for. Works with a decoder or encoder-decoder run folder of `transfuse pretrain` and with any
-local or Hub `AutoModelForCausalLM` / `AutoModelForSeq2SeqLM`. Options: `transfuse generate --help`.
+per prompt are asked for. Works with a decoder or encoder-decoder run folder of `transfuse pretrain` and with
+any local or Hub `AutoModelForCausalLM` / `AutoModelForSeq2SeqLM`. Options: `transfuse generate --help`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""`transfuse pretrain [CONFIG.yaml] --architecture encoder|decoder|encoder-decoder --train_files F... --output_dir RUN`.
+"""`transfuse pretrain [CONFIG.yaml] --architecture ARCH --train_files F... --output_dir RUN`: pretraining.
+
+ARCH is encoder, decoder or encoder-decoder.
 
 Pretrains a model from raw text with the objective of its architecture and writes a run folder that
 `AutoTokenizer`, the `AutoModelFor*` classes, every task (`--model_name_or_path RUN`) and `transfuse generate`
@@ -19,8 +21,10 @@ from .task_command import configure_logging, format_metrics
 
 def summary(results: dict[str, Any]) -> str:
     train = results["train"]
-    lines = [f"pretrain ({results['objective']}): {train.get('train_runtime', 0):.0f} s, "
-             f"loss {train.get('train_loss', float('nan')):.4f}, {train['train_tokens_per_second']:.0f} tokens/s"]
+    lines = [
+        f"pretrain ({results['objective']}): {train.get('train_runtime', 0):.0f} s, "
+        f"loss {train.get('train_loss', float('nan')):.4f}, {train['train_tokens_per_second']:.0f} tokens/s"
+    ]
     if "eval" in results:
         lines += ["eval:", format_metrics({k: results["eval"][k] for k in ("loss", "perplexity")})]
     return "\n".join(lines)
@@ -43,8 +47,13 @@ def main(argv: list[str]) -> int:
         print(f"transfuse pretrain: error: {err}", file=sys.stderr)
         return 2
     try:
-        results = run_pretraining(run.model, run.pretraining, run.corpus, run.training,
-                                  command=shlex.join(["transfuse", "pretrain", *argv]))
+        results = run_pretraining(
+            run.model,
+            run.pretraining,
+            run.corpus,
+            run.training,
+            command=shlex.join(["transfuse", "pretrain", *argv]),
+        )
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         if show_traceback:
             raise

@@ -1,7 +1,8 @@
 """Pretraining from raw text: corpus loading, packing into blocks, one objective per architecture, the run.
 
 `run_pretraining(ModelArguments, PretrainingArguments, CorpusArguments, TrainingArguments)` is what
-`transfuse pretrain` and `scripts/run_pretraining.py` call; the pieces below it are public for reuse and tests.
+`transfuse pretrain` and `scripts/run_pretraining.py` call; the pieces below it are public, for reuse and
+tests.
 """
 
 from .arguments import (

@@ -3,8 +3,8 @@
 Four dataclasses go to one `HfArgumentParser`, filled from flags, a YAML/JSON file, or a file plus flags that
 override it (`transfuse pretrain configs/pretraining/small_decoder.yaml --max_steps 100`):
 
-* `ModelArguments` (shared with the task commands, `transfuse.training.arguments`): the architecture, a preset or
-  a checkpoint to continue, config overrides, and the tokenizer (`--tokenizer_name`, or one trained on the
+* `ModelArguments` (shared with the task commands, `transfuse.training.arguments`): the architecture, a preset
+  or a checkpoint to continue, config overrides, and the tokenizer (`--tokenizer_name`, or one trained on the
   training text with `--tokenizer_kind` / `--vocab_size`);
 * `PretrainingArguments` (here): the objective's noise settings, `--config_name` (any config, e.g. GPT-2 or
   BERT, built from scratch through the same pipeline), a wall-clock budget, the output-folder guard;
@@ -32,8 +32,13 @@ from ..training.arguments import CONFIG_SUFFIXES, ModelArguments, read_config_fi
 
 # Friendlier defaults than TrainingArguments' for pretraining from scratch on a CPU.
 TRAINING_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 5e-4, "warmup_steps": 100, "weight_decay": 0.01, "logging_steps": 25,
-    "per_device_train_batch_size": 16, "per_device_eval_batch_size": 16, "save_total_limit": 2,
+    "learning_rate": 5e-4,
+    "warmup_steps": 100,
+    "weight_decay": 0.01,
+    "logging_steps": 25,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 16,
+    "save_total_limit": 2,
     "dataloader_pin_memory": False,
 }
 
@@ -44,32 +49,47 @@ class TextSourceArguments:
 
     train_files: list[str] | None = field(
         default=None,
-        metadata={"help": "UTF-8 text files to train on; each file is one document (blank lines are dropped)."},
+        metadata={
+            "help": "UTF-8 text files to train on, folders (their files) or glob patterns ('dir/*.txt'); "
+            "each file is one document (blank lines are dropped)."
+        },
     )
     dataset_name: str | None = field(
         default=None,
-        metadata={"help": "Instead of --train_files: a Hub dataset name, or a local path (a folder written by "
-                          "`Dataset.save_to_disk`, or a folder/file that `datasets.load_dataset` reads)."},
+        metadata={
+            "help": "Instead of --train_files: a Hub dataset name, or a local path (a folder written by "
+            "`Dataset.save_to_disk`, or a folder/file that `datasets.load_dataset` reads)."
+        },
     )
     dataset_config: str | None = field(
-        default=None, metadata={"help": "Configuration of --dataset_name.", "aliases": ["--dataset_config_name"]}
+        default=None,
+        metadata={"help": "Configuration of --dataset_name.", "aliases": ["--dataset_config_name"]},
     )
-    text_column: str = field(default="text", metadata={"help": "Column of --dataset_name that holds the text."})
+    text_column: str = field(
+        default="text", metadata={"help": "Column of --dataset_name that holds the text."}
+    )
     train_split_name: str = field(default="train", metadata={"help": "Split of --dataset_name to train on."})
     streaming: bool = field(
         default=False,
-        metadata={"help": "Read, tokenize and pack the text lazily instead of caching it first, for corpora that do "
-                          "not fit in memory (pretraining then needs --max_steps)."},
+        metadata={
+            "help": "Read, tokenize and pack the text lazily instead of caching it first, for corpora that "
+            "do not fit in memory (pretraining then needs --max_steps)."
+        },
     )
     encoding_errors: str = field(
         default="strict",
-        metadata={"help": "What to do with bytes of text files that are not UTF-8: 'strict' stops with the file and "
-                          "byte offset, 'replace' substitutes U+FFFD.", "choices": list(ENCODING_ERRORS)},
+        metadata={
+            "help": "What to do with bytes of text files that are not UTF-8: 'strict' stops with the file "
+            "and byte offset, 'replace' substitutes U+FFFD.",
+            "choices": list(ENCODING_ERRORS),
+        },
     )
 
     def __post_init__(self) -> None:
         if (self.train_files is None) == (self.dataset_name is None):
-            raise ValueError("Give the training text with exactly one of --train_files FILE... and --dataset_name.")
+            raise ValueError(
+                "Give the training text with exactly one of --train_files FILE... and --dataset_name."
+            )
         if self.train_files is not None and not self.train_files:
             raise ValueError("--train_files needs at least one file.")
         if self.encoding_errors not in ENCODING_ERRORS:
@@ -83,17 +103,24 @@ class CorpusArguments(TextSourceArguments):
     """The training source, the validation text and how texts become fixed-length blocks."""
 
     validation_files: list[str] | None = field(
-        default=None, metadata={"help": "UTF-8 text files for the validation loss and perplexity."}
+        default=None,
+        metadata={
+            "help": "UTF-8 text files (folders, glob patterns) for the validation loss and perplexity."
+        },
     )
     validation_split_name: str | None = field(
         default=None,
-        metadata={"help": "Split of --dataset_name for validation (e.g. `validation`). Without it and without "
-                          "--validation_files the run reports no validation loss."},
+        metadata={
+            "help": "Split of --dataset_name for validation (e.g. `validation`). Without it and without "
+            "--validation_files the run reports no validation loss."
+        },
     )
     block_size: int = field(
         default=512,
-        metadata={"help": "Tokens per training block. Documents are concatenated, each closed by the eos token, and "
-                          "cut into blocks that each open with the bos token: no padding, no token dropped."},
+        metadata={
+            "help": "Tokens per training block. Documents are concatenated, each closed by the eos token, "
+            "and cut into blocks that each open with the bos token: no padding, no token dropped."
+        },
     )
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for tokenizing (map-style corpora)."}
@@ -105,12 +132,18 @@ class CorpusArguments(TextSourceArguments):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.validation_split_name is not None and self.dataset_name is None:
-            raise ValueError("--validation_split_name picks a split of --dataset_name; with --train_files give "
-                             "--validation_files instead.")
+            raise ValueError(
+                "--validation_split_name picks a split of --dataset_name; with --train_files give "
+                "--validation_files instead."
+            )
         if self.validation_files is not None and self.validation_split_name is not None:
-            raise ValueError("Give validation text with one of --validation_files and --validation_split_name.")
+            raise ValueError(
+                "Give validation text with one of --validation_files and --validation_split_name."
+            )
         if self.block_size < 8:
-            raise ValueError(f"--block_size {self.block_size} is too small; use at least 8 tokens (typical: 128-1024).")
+            raise ValueError(
+                f"--block_size {self.block_size} is too small; use at least 8 tokens (typical: 128-1024)."
+            )
         for flag in ("preprocessing_num_workers", "shuffle_buffer_size"):
             value = getattr(self, flag)
             if value is not None and value < 1:
@@ -123,9 +156,11 @@ class PretrainingArguments:
 
     config_name: str | None = field(
         default=None,
-        metadata={"help": "Build the model from scratch from this config (folder or Hub name) instead of --preset: "
-                          "any model with the head of the objective, e.g. a GPT-2 or BERT config. Its vocabulary "
-                          "size and special token ids are taken from the tokenizer."},
+        metadata={
+            "help": "Build the model from scratch from this config (folder or Hub name) instead of --preset: "
+            "any model with the head of the objective, e.g. a GPT-2 or BERT config. Its vocabulary "
+            "size and special token ids are taken from the tokenizer."
+        },
     )
     mlm_probability: float = field(
         default=0.15, metadata={"help": "encoder (masked LM): share of tokens selected for prediction."}
@@ -134,20 +169,26 @@ class PretrainingArguments:
         default=0.8, metadata={"help": "encoder: share of the selected tokens replaced by <mask>."}
     )
     random_replace_prob: float = field(
-        default=0.1, metadata={"help": "encoder: share of the selected tokens replaced by a random token (the rest "
-                                       "stay as they are)."}
+        default=0.1,
+        metadata={
+            "help": "encoder: share of the selected tokens replaced by a random token (the rest "
+            "stay as they are)."
+        },
     )
     noise_density: float = field(
         default=0.3, metadata={"help": "encoder-decoder (text infilling): share of tokens hidden in spans."}
     )
     mean_noise_span_length: float = field(
-        default=3.0, metadata={"help": "encoder-decoder: mean length in tokens of a hidden span (one <mask> each)."}
+        default=3.0,
+        metadata={"help": "encoder-decoder: mean length in tokens of a hidden span (one <mask> each)."},
     )
     max_train_minutes: float | None = field(
-        default=None, metadata={"help": "Stop training after this much wall-clock time (then save and evaluate)."}
+        default=None,
+        metadata={"help": "Stop training after this much wall-clock time (then save and evaluate)."},
     )
     overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Replace a finished run in --output_dir (otherwise the run refuses)."}
+        default=False,
+        metadata={"help": "Replace a finished run in --output_dir (otherwise the run refuses)."},
     )
 
     def __post_init__(self) -> None:
@@ -155,29 +196,45 @@ class PretrainingArguments:
             if not 0.0 <= getattr(self, flag) <= 1.0:
                 raise ValueError(f"--{flag} must lie in [0, 1], got {getattr(self, flag)}.")
         if self.mask_replace_prob + self.random_replace_prob > 1.0:
-            raise ValueError(f"--mask_replace_prob + --random_replace_prob must not exceed 1, got "
-                             f"{self.mask_replace_prob} + {self.random_replace_prob}.")
+            raise ValueError(
+                f"--mask_replace_prob + --random_replace_prob must not exceed 1, got "
+                f"{self.mask_replace_prob} + {self.random_replace_prob}."
+            )
         if not 0.0 < self.noise_density < 1.0:
             raise ValueError(f"--noise_density must lie in (0, 1), got {self.noise_density}.")
         if self.mean_noise_span_length < 1.0:
-            raise ValueError(f"--mean_noise_span_length must be at least 1 token, got {self.mean_noise_span_length}.")
+            raise ValueError(
+                f"--mean_noise_span_length must be at least 1 token, got {self.mean_noise_span_length}."
+            )
         if self.max_train_minutes is not None and self.max_train_minutes <= 0:
             raise ValueError(f"--max_train_minutes must be positive, got {self.max_train_minutes}.")
 
 
-def check_pretraining_arguments(model: ModelArguments, pretraining: PretrainingArguments, corpus: CorpusArguments,
-                                training: TrainingArguments) -> None:
+def check_pretraining_arguments(
+    model: ModelArguments,
+    pretraining: PretrainingArguments,
+    corpus: CorpusArguments,
+    training: TrainingArguments,
+) -> None:
     """The checks across dataclasses, naming the flags."""
     if pretraining.config_name and not model.from_scratch:
-        raise ValueError(f"--config_name builds a new model but --model_name_or_path {model.model_name_or_path!r} "
-                         "loads one; pass only one of the two.")
+        raise ValueError(
+            f"--config_name builds a new model but --model_name_or_path {model.model_name_or_path!r} "
+            "loads one; pass only one of the two."
+        )
     if pretraining.config_name and model.preset:
-        raise ValueError(f"--config_name {pretraining.config_name!r} and --preset {model.preset} both describe the "
-                         "model to build; pass only one of the two.")
+        raise ValueError(
+            f"--config_name {pretraining.config_name!r} and --preset {model.preset} both describe the "
+            "model to build; pass only one of the two."
+        )
     if corpus.streaming and training.max_steps <= 0:
-        raise ValueError("--streaming reads the corpus lazily, so the length of an epoch is unknown; set --max_steps.")
+        raise ValueError(
+            "--streaming reads the corpus lazily, so the length of an epoch is unknown; set --max_steps."
+        )
     if not training.output_dir or training.output_dir == "trainer_output":
-        raise ValueError("transfuse pretrain needs --output_dir DIR (model, tokenizer, metrics and card go there).")
+        raise ValueError(
+            "transfuse pretrain needs --output_dir DIR (model, tokenizer, metrics and card go there)."
+        )
 
 
 @dataclass
@@ -198,8 +255,8 @@ def build_parser() -> HfArgumentParser:
 
 
 def parse_pretraining_arguments(argv: list[str]) -> PretrainingRun:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]`; flags override the file; cross-checks run last."""
-    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]`; flags override the file; cross-checks last."""
+    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo without GPUs
     parser = build_parser()
     argv = list(argv)
     if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:
@@ -207,8 +264,12 @@ def parse_pretraining_arguments(argv: list[str]) -> PretrainingRun:
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
-            hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1))
-                     else repr(key) for key in unknown]
+            hints = [
+                f"{key!r} (did you mean {close[0]!r}?)"
+                if (close := difflib.get_close_matches(key, known, 1))
+                else repr(key)
+                for key in unknown
+            ]
             raise ValueError(f"Unknown option(s) in the config file: {', '.join(hints)}.")
         parser.set_defaults(**values)
     run = PretrainingRun(*parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))

@@ -1,8 +1,9 @@
-"""Raw text in: text files, a Hub dataset or a local dataset, as a dataset of documents with one `text` column.
+"""Raw text in: text files, a Hub dataset or a local dataset, as a dataset of documents (one `text` column).
 
 Pretraining reads its corpus here and nowhere else. Text files are read with
 `transfuse.tokenization.iter_text_files`, so bad UTF-8 is reported by file and byte offset (or replaced, with
-`encoding_errors="replace"`) and an empty file stops the run; each file becomes one document (its non-blank
+`encoding_errors="replace"`) and an empty file stops the run; a folder stands for its files and a glob
+pattern for its matches (`expand_text_files`); each file becomes one document (its non-blank
 lines joined by newlines; a file over `MAX_DOCUMENT_CHARS` is cut at line boundaries). A dataset keeps its
 rows as documents. Map-style corpora are cached by `datasets` (files under a fingerprint of their paths,
 sizes and modification times, so an edited file is read again); `streaming=True` reads lazily instead.
@@ -10,6 +11,7 @@ sizes and modification times, so an edited file is read again); `streaming=True`
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -26,6 +28,26 @@ MAX_DOCUMENT_CHARS = 4_000_000  # keeps one document (and its token list) well w
 _READER_VERSION = 1  # bump when `read_documents` changes what it yields, to invalidate cached corpora
 
 Corpus = Dataset | IterableDataset
+
+
+def expand_text_files(paths: Sequence[str]) -> list[str]:
+    """Files named directly, the files of a folder (sorted, hidden ones skipped) and the matches of globs."""
+    files: list[str] = []
+    for path in paths:
+        if Path(path).is_dir():
+            files += sorted(
+                str(p) for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")
+            )
+        elif not Path(path).exists() and glob.has_magic(path):
+            matches = sorted(p for p in glob.glob(path) if Path(p).is_file())
+            if not matches:
+                raise FileNotFoundError(f"no text file matches {path!r} (--train_files / --validation_files)")
+            files += matches
+        elif Path(path).is_file():
+            files.append(str(path))
+        else:
+            raise FileNotFoundError(f"text file not found: {path!r} (--train_files / --validation_files)")
+    return files
 
 
 def read_documents(files: Sequence[str], encoding_errors: str = "strict") -> Iterator[dict[str, str]]:
@@ -59,25 +81,27 @@ def load_text_corpus(
     or split, and re-raises the reader's own error (bad UTF-8 with its byte offset, empty file) unwrapped.
     """
     if (files is None) == (dataset_name is None):
-        raise ValueError("pass exactly one of files= (--train_files/--validation_files) and dataset_name= "
-                         "(--dataset_name)")
+        raise ValueError(
+            "pass exactly one of files= (--train_files/--validation_files) and dataset_name= (--dataset_name)"
+        )
     if files is not None:
-        return _load_files(list(files), streaming, encoding_errors, cache_dir)
+        return _load_files(expand_text_files(files), streaming, encoding_errors, cache_dir)
     corpus = _load_dataset(dataset_name, dataset_config_name, split, streaming, cache_dir)
     return _text_only(corpus, text_column, dataset_name)
 
 
 def _load_files(files: list[str], streaming: bool, encoding_errors: str, cache_dir: str | None) -> Corpus:
-    for file in files:
-        if not Path(file).is_file():
-            raise FileNotFoundError(f"text file not found: {file!r} (--train_files / --validation_files)")
     gen_kwargs = {"files": files, "encoding_errors": encoding_errors}
     if streaming:
         # a list in gen_kwargs is sharded: DataLoader workers each read their own files
         return IterableDataset.from_generator(read_documents, gen_kwargs=gen_kwargs)
     try:
-        return Dataset.from_generator(read_documents, gen_kwargs=gen_kwargs, cache_dir=cache_dir,
-                                      fingerprint=_files_fingerprint(files, encoding_errors))
+        return Dataset.from_generator(
+            read_documents,
+            gen_kwargs=gen_kwargs,
+            cache_dir=cache_dir,
+            fingerprint=_files_fingerprint(files, encoding_errors),
+        )
     except DatasetGenerationError as err:  # surface "bad byte at offset ..." instead of the generic wrapper
         if isinstance(err.__cause__, (ValueError, OSError)):
             raise err.__cause__ from None
@@ -91,8 +115,10 @@ def _files_fingerprint(files: list[str], encoding_errors: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _load_dataset(name: str, config: str | None, split: str, streaming: bool, cache_dir: str | None) -> Corpus:
-    """A folder written by `save_to_disk` loads with `load_from_disk`; anything else goes to `load_dataset`."""
+def _load_dataset(
+    name: str, config: str | None, split: str, streaming: bool, cache_dir: str | None
+) -> Corpus:
+    """A folder written by `save_to_disk` loads with `load_from_disk`; anything else with `load_dataset`."""
     path = Path(name)
     if path.is_dir() and any((path / marker).is_file() for marker in ("dataset_dict.json", "state.json")):
         loaded = datasets.load_from_disk(str(path))
@@ -108,8 +134,10 @@ def _load_dataset(name: str, config: str | None, split: str, streaming: bool, ca
 
 def _pick_split(loaded: DatasetDict | IterableDatasetDict, split: str, name: str) -> Corpus:
     if split not in loaded:
-        raise ValueError(f"dataset {name!r} has no split {split!r}; its splits are {sorted(loaded)} "
-                         "(--train_split / --validation_split)")
+        raise ValueError(
+            f"dataset {name!r} has no split {split!r}; its splits are {sorted(loaded)} "
+            "(--train_split / --validation_split)"
+        )
     return loaded[split]
 
 
@@ -117,8 +145,9 @@ def _text_only(corpus: Corpus, text_column: str, name: str) -> Corpus:
     """Keep `text_column` only, renamed `text`, without blank rows."""
     columns = corpus.column_names
     if columns is not None and text_column not in columns:
-        raise ValueError(f"dataset {name!r} has no column {text_column!r}; its columns are {columns} "
-                         "(--text_column)")
+        raise ValueError(
+            f"dataset {name!r} has no column {text_column!r}; its columns are {columns} (--text_column)"
+        )
     corpus = corpus.select_columns([text_column])
     if text_column != TEXT:
         corpus = corpus.rename_column(text_column, TEXT)
@@ -129,4 +158,4 @@ def _has_text(texts: list[str | None]) -> list[bool]:
     return [isinstance(t, str) and bool(t.strip()) for t in texts]
 
 
-__all__ = ["MAX_DOCUMENT_CHARS", "TEXT", "load_text_corpus", "read_documents"]
+__all__ = ["MAX_DOCUMENT_CHARS", "TEXT", "expand_text_files", "load_text_corpus", "read_documents"]

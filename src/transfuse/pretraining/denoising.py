@@ -6,8 +6,9 @@ spans that never touch; `infill_spans` then replaces every hidden run by a singl
 sees `<s> the <mask> sat on <mask> .` and the decoder learns to write out the original block. Special tokens
 (the block's `<s>`, document separators `</s>`) are never hidden.
 
-`DataCollatorForTextInfilling` applies this per block and pads the batch: `input_ids`/`attention_mask` (corrupted, right-padded) and `labels` (the original block, padded with
--100). The model derives `decoder_input_ids` from `labels` (shift right behind the decoder start token).
+`DataCollatorForTextInfilling` applies this per block and pads the batch: `input_ids`/`attention_mask`
+(corrupted, right-padded) and `labels` (the original block, padded with -100). The model derives
+`decoder_input_ids` from `labels` (shifted right behind the decoder start token).
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ IGNORE_INDEX = -100
 
 def _random_segmentation(n_items: int, n_segments: int, generator: torch.Generator | None) -> np.ndarray:
     """Split `n_items` into `n_segments` non-empty parts of random lengths (uniformly over compositions)."""
-    boundaries = (np.arange(n_items - 1) < (n_segments - 1))[torch.randperm(n_items - 1, generator=generator).numpy()]
+    boundaries = (np.arange(n_items - 1) < (n_segments - 1))[
+        torch.randperm(n_items - 1, generator=generator).numpy()
+    ]
     segment_ids = np.cumsum(np.concatenate([[0], boundaries]))  # (n_items,)
     return np.bincount(segment_ids, minlength=n_segments)  # (n_segments,)
 
 
-def random_spans_noise_mask(length: int, noise_density: float, mean_span_length: float,
-                            generator: torch.Generator | None = None) -> np.ndarray:
+def random_spans_noise_mask(
+    length: int, noise_density: float, mean_span_length: float, generator: torch.Generator | None = None
+) -> np.ndarray:
     """A boolean mask of `length` with `round(length * density)` hidden tokens in non-adjacent spans.
 
     The sequence alternates kept and hidden spans, starting with a kept one, as in T5's
@@ -45,13 +49,15 @@ def random_spans_noise_mask(length: int, noise_density: float, mean_span_length:
     n_spans = min(n_spans, n_noise, length - n_noise)  # every span, hidden or kept, needs one token
     noise_lengths = _random_segmentation(n_noise, n_spans, generator)
     keep_lengths = _random_segmentation(length - n_noise, n_spans, generator)
-    interleaved = np.stack([keep_lengths, noise_lengths], axis=1).reshape(-1)  # kept, hidden, kept, hidden, ...
+    interleaved = np.stack([keep_lengths, noise_lengths], axis=1).reshape(
+        -1
+    )  # kept, hidden, kept, hidden, ...
     span_ids = np.repeat(np.arange(2 * n_spans), interleaved)  # (length,)
     return span_ids % 2 == 1
 
 
 def infill_spans(input_ids: Sequence[int], noise_mask: Sequence[bool], mask_token_id: int) -> list[int]:
-    """Replace every maximal run of hidden tokens by one `mask_token_id`; the other tokens are kept in order."""
+    """Replace every maximal run of hidden tokens by one `mask_token_id`; other tokens are kept, in order."""
     ids = np.asarray(input_ids)
     hidden = np.asarray(noise_mask, dtype=bool)
     run_starts = hidden & ~np.concatenate([[False], hidden[:-1]])
@@ -68,8 +74,9 @@ class DataCollatorForTextInfilling:
         noise_density: share of a block's ordinary tokens to hide.
         mean_noise_span_length: mean hidden-span length in tokens.
         seed: seed of the collator's own generator; `None` uses torch's global generator (as
-            `DataCollatorForLanguageModeling` does), which `transformers.set_seed` seeds and the Trainer saves in
-            checkpoints, so a resumed run draws the same spans as an uninterrupted one.
+            `DataCollatorForLanguageModeling` does), which `transformers.set_seed` seeds, so runs repeat
+            exactly. (A resumed run draws new spans: the Trainer restores the RNG only after fetching the
+            first resumed batch; the blocks themselves continue exactly.)
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -81,8 +88,10 @@ class DataCollatorForTextInfilling:
 
     def __post_init__(self) -> None:
         if self.tokenizer.mask_token_id is None or self.tokenizer.pad_token_id is None:
-            raise ValueError("text infilling needs a tokenizer with a mask and a pad token; train one with "
-                             "`transfuse tokenizer train` (it defines <mask> and <pad>).")
+            raise ValueError(
+                "text infilling needs a tokenizer with a mask and a pad token; train one with "
+                "`transfuse tokenizer train` (it defines <mask> and <pad>)."
+            )
         self._special_ids = np.array(sorted(set(self.tokenizer.all_special_ids)))
         if self.seed is not None:
             self.generator = torch.Generator().manual_seed(self.seed)
@@ -92,14 +101,18 @@ class DataCollatorForTextInfilling:
         ids = np.asarray(block)
         ordinary = np.flatnonzero(~np.isin(ids, self._special_ids))
         hidden = np.zeros(len(ids), dtype=bool)
-        hidden[ordinary] = random_spans_noise_mask(len(ordinary), self.noise_density, self.mean_noise_span_length,
-                                                   self.generator)
+        hidden[ordinary] = random_spans_noise_mask(
+            len(ordinary), self.noise_density, self.mean_noise_span_length, self.generator
+        )
         return infill_spans(ids, hidden, self.tokenizer.mask_token_id)
 
     def __call__(self, features: list[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         blocks = [list(f["input_ids"]) for f in features]
-        batch = self.tokenizer.pad({"input_ids": [self.corrupt(b) for b in blocks]}, return_tensors="pt",
-                                   pad_to_multiple_of=self.pad_to_multiple_of)
+        batch = self.tokenizer.pad(
+            {"input_ids": [self.corrupt(b) for b in blocks]},
+            return_tensors="pt",
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
         width = max(len(b) for b in blocks)
         labels = torch.full((len(blocks), width), IGNORE_INDEX, dtype=torch.long)  # (B, T)
         for row, block in enumerate(blocks):

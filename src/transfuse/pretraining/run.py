@@ -10,8 +10,8 @@ The steps, each failing before training with a message that names the flag to ch
 5. train with the `transformers.Trainer` (bf16 autocast with `--bf16`; with `--resume_from_checkpoint` the
    Trainer restores model, optimizer, scheduler and RNG and skips the batches already consumed, so the data
    order continues exactly where it stopped; checkpoints are written atomically);
-6. save model + tokenizer, evaluate (validation loss and perplexity), and write the run folder: `metrics.json`,
-   a model card with the command, `loss_curve.png` (`transfuse.training.run_dir`).
+6. save model + tokenizer, evaluate (validation loss and perplexity), and write the run folder:
+   `metrics.json`, a model card with the command, `loss_curve.png` (`transfuse.training.run_dir`).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class PretrainingTrainer(AtomicCheckpointMixin, Trainer):
 
 
 class ThroughputCallback(TrainerCallback):
-    """Measures training tokens/s over the optimizer steps of this run (a resumed run counts from its checkpoint)
-    and, given `max_seconds`, stops training once that much wall-clock time has passed."""
+    """Measures training tokens/s over the optimizer steps of this run (a resumed run counts from its
+    checkpoint) and, given `max_seconds`, stops training once that much wall-clock time has passed."""
 
     def __init__(self, tokens_per_step: int, max_seconds: float | None = None):
         self.tokens_per_step = tokens_per_step
@@ -81,22 +81,31 @@ def load_documents(corpus_args: CorpusArguments, split: str) -> Corpus | None:
     if files is None and dataset_split is None:
         return None
     return load_text_corpus(
-        files=files, dataset_name=None if files is not None else corpus_args.dataset_name,
-        dataset_config_name=corpus_args.dataset_config, split=dataset_split or "train",
-        text_column=corpus_args.text_column, streaming=corpus_args.streaming and split == "train",
+        files=files,
+        dataset_name=None if files is not None else corpus_args.dataset_name,
+        dataset_config_name=corpus_args.dataset_config,
+        split=dataset_split or "train",
+        text_column=corpus_args.text_column,
+        streaming=corpus_args.streaming and split == "train",
         encoding_errors=corpus_args.encoding_errors,
     )
 
 
 def tokens_per_optimizer_step(training_args: TrainingArguments, block_size: int) -> int:
-    return (training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
-            * training_args.world_size * block_size)
+    return (
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * training_args.world_size
+        * block_size
+    )
 
 
 def evaluate_perplexity(trainer: Trainer) -> dict[str, float]:
     """Validation loss and its exponential, the perplexity per predicted token of the objective."""
     metrics = trainer.evaluate()
-    metrics["eval_perplexity"] = math.exp(metrics["eval_loss"]) if metrics["eval_loss"] < 100 else float("inf")
+    metrics["eval_perplexity"] = (
+        math.exp(metrics["eval_loss"]) if metrics["eval_loss"] < 100 else float("inf")
+    )
     return metrics
 
 
@@ -110,9 +119,12 @@ def run_pretraining(
     """Pretrain, write the run folder `training_args.output_dir`, and return what `metrics.json` holds:
     `{"train": {... "train_tokens_per_second"}, "eval": {"loss", "perplexity", ...}, ...}`."""
     check_pretraining_arguments(model_args, pretraining_args, corpus_args, training_args)
-    check_world_size(training_args)  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
-    check_output_dir(training_args.output_dir, pretraining_args.overwrite_output_dir,
-                     training_args.resume_from_checkpoint)
+    check_world_size(
+        training_args
+    )  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
+    check_output_dir(
+        training_args.output_dir, pretraining_args.overwrite_output_dir, training_args.resume_from_checkpoint
+    )
     checkpoint = resolve_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
     objective = OBJECTIVES[model_args.architecture]
     set_seed(training_args.seed)
@@ -122,24 +134,36 @@ def run_pretraining(
         train_documents = load_documents(corpus_args, "train")
         eval_documents = load_documents(corpus_args, "validation")
         tokenizer = load_or_train_tokenizer(model_args, (row[TEXT] for row in train_documents), block_size)
-        objective.check_tokenizer(tokenizer, model_args.tokenizer_name or model_args.model_name_or_path or "trained")
+        objective.check_tokenizer(
+            tokenizer, model_args.tokenizer_name or model_args.model_name_or_path or "trained"
+        )
         model = build_model(model_args, pretraining_args, tokenizer, block_size)
-        train_blocks = build_blocks(train_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers)
+        train_blocks = build_blocks(
+            train_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers
+        )
         require_one_full_block(train_blocks, block_size, "training")
         eval_blocks = None
         if eval_documents is not None:
-            eval_blocks = build_blocks(eval_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers)
+            eval_blocks = build_blocks(
+                eval_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers
+            )
             require_one_full_block(eval_blocks, block_size, "validation")
     if isinstance(train_blocks, IterableDataset):
-        train_blocks = train_blocks.shuffle(seed=training_args.seed, buffer_size=corpus_args.shuffle_buffer_size)
+        train_blocks = train_blocks.shuffle(
+            seed=training_args.seed, buffer_size=corpus_args.shuffle_buffer_size
+        )
     else:
         logger.info("%s on %d blocks of %d tokens", objective.name, len(train_blocks), block_size)
 
     max_seconds = 60 * pretraining_args.max_train_minutes if pretraining_args.max_train_minutes else None
     throughput = ThroughputCallback(tokens_per_optimizer_step(training_args, block_size), max_seconds)
     trainer = PretrainingTrainer(
-        model=model, args=training_args, train_dataset=train_blocks, eval_dataset=eval_blocks,
-        data_collator=objective.build_collator(tokenizer, pretraining_args), processing_class=tokenizer,
+        model=model,
+        args=training_args,
+        train_dataset=train_blocks,
+        eval_dataset=eval_blocks,
+        data_collator=objective.build_collator(tokenizer, pretraining_args),
+        processing_class=tokenizer,
         callbacks=[throughput],
     )
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -162,28 +186,53 @@ def run_pretraining(
     return results
 
 
-def _write_run_folder(trainer: Trainer, results: dict[str, Any], eval_metrics: dict[str, float],
-                      model_args: ModelArguments, pretraining_args: PretrainingArguments,
-                      corpus_args: CorpusArguments, command: str | None) -> None:
+def _write_run_folder(
+    trainer: Trainer,
+    results: dict[str, Any],
+    eval_metrics: dict[str, float],
+    model_args: ModelArguments,
+    pretraining_args: PretrainingArguments,
+    corpus_args: CorpusArguments,
+    command: str | None,
+) -> None:
     output_dir = Path(trainer.args.output_dir)
     trainer.save_state()  # trainer_state.json: the full log history
     write_metrics(output_dir, results)
     plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
     training = trainer.args
     files = corpus_args.validation_files or corpus_args.train_files
-    source = corpus_args.dataset_name or ", ".join(Path(f).name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+    source = corpus_args.dataset_name or ", ".join(Path(f).name for f in files[:3]) + (
+        ", ..." if len(files) > 3 else ""
+    )
     write_model_card(
-        output_dir, task_type=OBJECTIVES[model_args.architecture].pipeline_tag,
-        metrics=quality_metrics(eval_metrics), command=command or "run_pretraining(...)", dataset_name=source,
+        output_dir,
+        task_type=OBJECTIVES[model_args.architecture].pipeline_tag,
+        metrics=quality_metrics(eval_metrics),
+        command=command or "run_pretraining(...)",
+        dataset_name=source,
         base_model=model_args.model_name_or_path,
         hyperparameters={
-            "architecture": model_args.architecture, "objective": results["objective"],
-            "model": model_args.model_name_or_path or pretraining_args.config_name or model_args.preset or "small",
-            "block_size": corpus_args.block_size, "learning_rate": training.learning_rate,
-            "per_device_train_batch_size": training.per_device_train_batch_size, "max_steps": training.max_steps,
-            "num_train_epochs": training.num_train_epochs, "bf16": training.bf16, "seed": training.seed,
+            "architecture": model_args.architecture,
+            "objective": results["objective"],
+            "model": model_args.model_name_or_path
+            or pretraining_args.config_name
+            or model_args.preset
+            or "small",
+            "block_size": corpus_args.block_size,
+            "learning_rate": training.learning_rate,
+            "per_device_train_batch_size": training.per_device_train_batch_size,
+            "max_steps": training.max_steps,
+            "num_train_epochs": training.num_train_epochs,
+            "bf16": training.bf16,
+            "seed": training.seed,
         },
     )
 
 
-__all__ = ["PretrainingTrainer", "ThroughputCallback", "evaluate_perplexity", "load_documents", "run_pretraining"]
+__all__ = [
+    "PretrainingTrainer",
+    "ThroughputCallback",
+    "evaluate_perplexity",
+    "load_documents",
+    "run_pretraining",
+]
