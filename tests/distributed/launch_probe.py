@@ -8,8 +8,9 @@ hook, plus `torch.save` and safetensors' `save_file`, which write from C++/Rust)
 actually computed (seen by the progress bar it opens; a result loaded from the cache opens none), and it saves the final weights of
 its in-memory model to `RECORD_DIR/rank<R>.safetensors`, so the test can compare the replicas of every rank.
 
-With `PROBE_PAUSE_ON=<glob>` the process stops (sleeps) the first time it opens a matching file for writing, after
-touching `RECORD_DIR/paused-rank<R>`: a test can then SIGKILL it at that exact point (e.g. mid-checkpoint-save).
+With `PROBE_PAUSE_ON=<glob>` the process stops (sleeps) the first time it opens a matching file for writing, and
+with `PROBE_PAUSE_AT_STEP=<n>` right after optimizer step n, in both cases after writing `RECORD_DIR/paused-rank<R>`:
+a test can then SIGKILL it at that exact point (mid-checkpoint-save, or between two training steps).
 """
 
 from __future__ import annotations
@@ -25,19 +26,24 @@ from pathlib import Path
 record_dir, script, *script_args = sys.argv[1:]
 RANK = os.environ.get("RANK", "0")
 PAUSE_ON = os.environ.get("PROBE_PAUSE_ON")
+PAUSE_AT_STEP = int(os.environ.get("PROBE_PAUSE_AT_STEP", "0"))
 writes: list[str] = []
 tokenizations: list[str] = []
 paused = False
 
 
-def _note(path) -> None:
+def _pause(where: str) -> None:
     global paused
+    paused = True
+    Path(record_dir, f"paused-rank{RANK}").write_text(where)
+    time.sleep(3600)  # until the test kills us
+
+
+def _note(path) -> None:
     path = os.path.abspath(os.fsdecode(path))
     writes.append(path)
     if PAUSE_ON and not paused and fnmatch.fnmatch(path, PAUSE_ON):
-        paused = True
-        Path(record_dir, f"paused-rank{RANK}").write_text(path)
-        time.sleep(3600)  # until the test kills us
+        _pause(path)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -85,14 +91,24 @@ def _counting_progress_bar(*args, **kwargs):
 
 datasets.arrow_dataset.hf_tqdm = _counting_progress_bar
 
+from transformers import TrainerCallback  # noqa: E402
+
 import transfuse.training.workflow as workflow  # noqa: E402
 
 trainers = []
 _build_trainer = workflow.build_trainer
 
 
+class _PauseAtStep(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == PAUSE_AT_STEP and not paused:
+            _pause(f"after step {state.global_step}")
+
+
 def _recording_build_trainer(*args, **kwargs):
     trainers.append(_build_trainer(*args, **kwargs))
+    if PAUSE_AT_STEP:
+        trainers[-1].add_callback(_PauseAtStep())
     return trainers[-1]
 
 
