@@ -111,3 +111,16 @@ def test_quantized_base_goes_on_this_ranks_device(monkeypatch):
     monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert per_process_device_map() == {"": 3}  # never "auto": each DDP rank holds its own replica
+
+
+def test_qlora_loading_uses_the_per_process_device_map(monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    import transfuse
+    from transfuse.adapters import AdapterArguments, quantization
+
+    monkeypatch.setattr(quantization, "per_process_device_map", lambda: {"": 1})  # as on rank 1 of a GPU run
+    kwargs = quantization.quantization_kwargs(AdapterArguments(adapter="lora", quantization="4bit"),
+                                              AutoModelForSequenceClassification,
+                                              transfuse.get_preset("tiny", "encoder", vocab_size=300))
+    assert kwargs["device_map"] == {"": 1}

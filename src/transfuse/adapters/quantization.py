@@ -19,6 +19,7 @@ from torch import nn
 from transformers import AutoConfig, BitsAndBytesConfig, PretrainedConfig
 from transformers.pytorch_utils import Conv1D
 
+from ..distributed import per_process_device_map
 from .arguments import AdapterArguments
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,9 @@ def quantization_kwargs(
     on_cpu = not torch.cuda.is_available()
     keep_in_float = float_module_names(auto_class, config, cpu_4bit=on_cpu and args.quantization == "4bit")
     kwargs: dict[str, Any] = {"quantization_config": bnb_config(args, keep_in_float)}
-    if on_cpu:
-        kwargs["device_map"] = "cpu"
+    # the whole model on this process's device ("cpu", or {"": local_rank} so each DDP rank holds its own
+    # replica); never "auto", which would spread one model over every GPU of the machine
+    kwargs["device_map"] = per_process_device_map()
     return kwargs
 
 
