@@ -51,18 +51,23 @@ class PretrainingTrainer(AtomicCheckpointMixin, Trainer):
 
 
 class ThroughputCallback(TrainerCallback):
-    """Measures training tokens/s over the optimizer steps of this run (a resumed run counts from its
-    checkpoint) and, given `max_seconds`, stops training once that much wall-clock time has passed."""
+    """Measures training tokens per second of wall-clock and of process CPU time (the steadier figure on a
+    shared machine) over the optimizer steps of this run (a resumed run counts from its checkpoint) and, given
+    `max_seconds`, stops training once that much wall-clock time has passed."""
 
     def __init__(self, tokens_per_step: int, max_seconds: float | None = None):
         self.tokens_per_step = tokens_per_step
         self.max_seconds = max_seconds
-        self.start_time = 0.0
+        self.start_time = self.start_cpu = 0.0
         self.start_step = 0
-        self.tokens_per_second = float("nan")
+        self.tokens_per_second = self.tokens_per_cpu_second = float("nan")
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start_time, self.start_step = time.perf_counter(), state.global_step
+        self.start_time, self.start_cpu, self.start_step = (
+            time.perf_counter(),
+            time.process_time(),
+            state.global_step,
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.max_seconds is not None and time.perf_counter() - self.start_time >= self.max_seconds:
@@ -70,8 +75,9 @@ class ThroughputCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
-        elapsed = max(time.perf_counter() - self.start_time, 1e-9)
-        self.tokens_per_second = (state.global_step - self.start_step) * self.tokens_per_step / elapsed
+        tokens = (state.global_step - self.start_step) * self.tokens_per_step
+        self.tokens_per_second = tokens / max(time.perf_counter() - self.start_time, 1e-9)
+        self.tokens_per_cpu_second = tokens / max(time.process_time() - self.start_cpu, 1e-9)
 
 
 def load_documents(corpus_args: CorpusArguments, split: str) -> Corpus | None:
@@ -115,9 +121,11 @@ def run_pretraining(
     corpus_args: CorpusArguments,
     training_args: TrainingArguments,
     command: str | None = None,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> dict[str, Any]:
     """Pretrain, write the run folder `training_args.output_dir`, and return what `metrics.json` holds:
-    `{"train": {... "train_tokens_per_second"}, "eval": {"loss", "perplexity", ...}, ...}`."""
+    `{"train": {... "train_tokens_per_second"}, "eval": {"loss", "perplexity", ...}, ...}`. `callbacks` are
+    added to the Trainer's (e.g. a benchmark's learning-rate schedule)."""
     check_pretraining_arguments(model_args, pretraining_args, corpus_args, training_args)
     check_world_size(
         training_args
@@ -164,7 +172,7 @@ def run_pretraining(
         eval_dataset=eval_blocks,
         data_collator=objective.build_collator(tokenizer, pretraining_args),
         processing_class=tokenizer,
-        callbacks=[throughput],
+        callbacks=[throughput, *(callbacks or [])],
     )
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()  # weights, config, generation config, tokenizer: AutoModelFor*/AutoTokenizer load it
@@ -175,7 +183,11 @@ def run_pretraining(
         "command": command,
         "block_size": block_size,
         "num_parameters": model.num_parameters(),
-        "train": {**train_result.metrics, "train_tokens_per_second": throughput.tokens_per_second},
+        "train": {
+            **train_result.metrics,
+            "train_tokens_per_second": throughput.tokens_per_second,
+            "train_tokens_per_cpu_second": throughput.tokens_per_cpu_second,
+        },
     }
     eval_metrics: dict[str, float] = {}
     if eval_blocks is not None:
