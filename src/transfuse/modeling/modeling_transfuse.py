@@ -228,7 +228,9 @@ class TransfuseLayer(GradientCheckpointingLayer):
         return (x if self.pre_norm else norm(x)), extra
 
     def _feed_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return self.fc2(self.dropout(self.act(self.fc1(x)))), None
+        # no dropout on the (B, T, intermediate) activations: as in the original Transformer, BERT and GPT-2,
+        # dropout sits on the residual branches only (and a 4x wider dropout costs ~5% of a CPU training step)
+        return self.fc2(self.act(self.fc1(x))), None
 
     def forward(
         self,
@@ -329,7 +331,7 @@ class TransfuseStack(nn.Module):
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, B, T, past_length, inputs_embeds.device)
 
-        hidden_states = inputs_embeds * self.embed_scale
+        hidden_states = inputs_embeds * self.embed_scale if self.embed_scale != 1.0 else inputs_embeds
         rotary = None
         if self.config.position_embedding_type == "learned":
             hidden_states = hidden_states + self.embed_positions(position_ids)
