@@ -276,7 +276,19 @@ def _without_section(body: str, title: str) -> str:
     return re.sub(rf"(?ms)^## {re.escape(title)}\s*$.*?(?=^## |\Z)", "", body).rstrip() + "\n"
 
 
+# Checked in this order: a seq2seq class also appears in the masked-LM mapping (BART), never the reverse.
+AUTO_CLASS_BY_MAPPING = (
+    ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", "AutoModelForSequenceClassification"),
+    ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES", "AutoModelForTokenClassification"),
+    ("MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES", "AutoModelForQuestionAnswering"),
+    ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "AutoModelForSeq2SeqLM"),
+    ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "AutoModelForCausalLM"),
+    ("MODEL_FOR_MASKED_LM_MAPPING_NAMES", "AutoModelForMaskedLM"),
+)
+
+
 def _auto_class(staging: Path) -> str:
+    """The Auto class that loads the staged model: from the `auto_map` (remote code), else transformers' own."""
     config = _read_json(staging / "config.json")
     architecture = (config.get("architectures") or [""])[0]
     for auto_name, reference in (config.get("auto_map") or {}).items():
@@ -284,15 +296,9 @@ def _auto_class(staging: Path) -> str:
             return auto_name
     from transformers.models.auto import modeling_auto
 
-    for mapping_name in dir(modeling_auto):
-        mapping = getattr(modeling_auto, mapping_name)
-        if mapping_name.startswith("MODEL_FOR_") and mapping_name.endswith("_MAPPING_NAMES") and \
-                isinstance(mapping, dict) and architecture in mapping.values():
-            return {"SEQUENCE_CLASSIFICATION": "AutoModelForSequenceClassification",
-                    "TOKEN_CLASSIFICATION": "AutoModelForTokenClassification",
-                    "QUESTION_ANSWERING": "AutoModelForQuestionAnswering", "CAUSAL_LM": "AutoModelForCausalLM",
-                    "SEQ_TO_SEQ_CAUSAL_LM": "AutoModelForSeq2SeqLM", "MASKED_LM": "AutoModelForMaskedLM",
-                    }.get(mapping_name[len("MODEL_FOR_"):-len("_MAPPING_NAMES")], "AutoModel")
+    for mapping_name, auto_name in AUTO_CLASS_BY_MAPPING:
+        if architecture in getattr(modeling_auto, mapping_name).values():
+            return auto_name
     return "AutoModel"
 
 

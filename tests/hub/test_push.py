@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -10,7 +11,7 @@ from hub_runs import TOKEN
 from transfuse import hub
 from transfuse.cli.push import main as push_main
 from transfuse.cli.push import parse_push_arguments
-from transfuse.hub import PushArguments, push_run, redact_secrets, stage_run
+from transfuse.hub import PushArguments, StagedRun, push_run, redact_secrets, stage_run, usage_snippet
 
 
 class RecordingApi:
@@ -151,3 +152,15 @@ def test_dry_run_lists_files_without_a_token(hub_runs, api, monkeypatch, capsys)
 def test_cli_reports_errors_without_a_traceback(capsys):
     assert push_main(["/nonexistent/run", "--repo_id", "me/tiny"]) == 1
     assert "transfuse push: run folder '/nonexistent/run' does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("architecture, auto_class", [
+    ("BertForSequenceClassification", "AutoModelForSequenceClassification"),
+    ("BartForConditionalGeneration", "AutoModelForSeq2SeqLM"),  # also in the masked-LM mapping
+    ("GPT2LMHeadModel", "AutoModelForCausalLM"),
+    ("BertModel", "AutoModel"),
+])
+def test_loading_code_for_models_without_remote_code(tmp_path, architecture, auto_class):
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": [architecture], "model_type": "bert"}))
+    snippet = usage_snippet(StagedRun(tmp_path, "model", None), "me/bert", None)
+    assert f"model = {auto_class}.from_pretrained('me/bert')\n" in snippet  # no trust_remote_code needed
