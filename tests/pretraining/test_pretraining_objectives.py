@@ -3,8 +3,9 @@
 One test per architecture (each trains once; xdist spreads them over workers):
 * the training loss falls and the validation perplexity is exp(validation loss);
 * the run folder holds model + tokenizer + metrics + card + loss curve, and `AutoTokenizer` / `AutoModelFor*`
-  load it; the encoder and decoder checkpoints load into `TransfuseForSequenceClassification` with their
-  pretrained weights, and the encoder fine-tunes through `transfuse train classification`;
+  load it; every checkpoint (encoder-only and decoder-only included) loads into the sequence-classification,
+  token-classification and QA heads with its pretrained weights, and the encoder fine-tunes through
+  `transfuse train classification`;
 * `--bf16` (autocast on CPU) learns like fp32.
 """
 
@@ -18,7 +19,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from transfuse import TransfuseForSequenceClassification
+from transfuse import (
+    TransfuseForQuestionAnswering,
+    TransfuseForSequenceClassification,
+    TransfuseForTokenClassification,
+)
 from transfuse.cli.main import main
 
 from .helpers import logged_losses, pretrain_argv, write_sentiment
@@ -58,12 +63,18 @@ def check_loss_fell(losses: list[float], vocab_size: int, factor: float) -> None
     assert losses[-1] < factor * losses[0], losses
 
 
-def check_loads_into_classification_head(output_dir: Path, stack: str) -> None:
-    pretrained = AutoModelForMaskedLM if stack == "encoder" else AutoModelForCausalLM
-    reference = pretrained.from_pretrained(output_dir).model
-    classifier = TransfuseForSequenceClassification.from_pretrained(output_dir, num_labels=2)
-    for name, weight in getattr(reference, stack).state_dict().items():
-        torch.testing.assert_close(getattr(classifier.model, stack).state_dict()[name], weight, msg=name)
+def check_loads_into_task_heads(output_dir: Path, architecture: str) -> None:
+    """Every understanding head starts from the pretrained backbone (an encoder-decoder's encoder)."""
+    stack = "decoder" if architecture == "decoder" else "encoder"
+    reference = getattr(AUTO_CLASSES[architecture].from_pretrained(output_dir).model, stack).state_dict()
+    for head in (
+        TransfuseForSequenceClassification,
+        TransfuseForTokenClassification,
+        TransfuseForQuestionAnswering,
+    ):
+        loaded = getattr(head.from_pretrained(output_dir, num_labels=3).model, stack).state_dict()
+        for name, weight in reference.items():
+            torch.testing.assert_close(loaded[name], weight, msg=f"{head.__name__}: {name}")
 
 
 def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(
@@ -73,7 +84,7 @@ def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(
     metrics = pretrain("encoder", tokenizer_dir, corpus, run)
     check_run_folder("encoder", run, metrics)
     check_loss_fell(_history(run), len(AutoTokenizer.from_pretrained(run)), factor=0.8)
-    check_loads_into_classification_head(run, "encoder")
+    check_loads_into_task_heads(run, "encoder")
 
     train_file = write_sentiment(tmp_path / "train.jsonl", 240, seed=5)
     validation_file = write_sentiment(tmp_path / "validation.jsonl", 60, seed=6)
@@ -117,7 +128,7 @@ def test_decoder_causal_lm_learns_in_fp32_and_bf16(tokenizer_dir, corpus, tmp_pa
     check_run_folder("decoder", fp32_run, metrics)
     fp32_losses = _history(fp32_run)
     check_loss_fell(fp32_losses, len(AutoTokenizer.from_pretrained(fp32_run)), factor=0.6)
-    check_loads_into_classification_head(fp32_run, "decoder")
+    check_loads_into_task_heads(fp32_run, "decoder")
 
     bf16_metrics = pretrain("decoder", tokenizer_dir, corpus, bf16_run, "--bf16")
     bf16_losses = _history(bf16_run)
@@ -133,3 +144,4 @@ def test_encoder_decoder_text_infilling_learns(tokenizer_dir, corpus, tmp_path) 
     metrics = pretrain("encoder-decoder", tokenizer_dir, corpus, run)
     check_run_folder("encoder-decoder", run, metrics)
     check_loss_fell(_history(run), len(AutoTokenizer.from_pretrained(run)), factor=0.6)
+    check_loads_into_task_heads(run, "encoder-decoder")

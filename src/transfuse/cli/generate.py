@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     from ..generation import GenerationArguments, run_generation
     from .task_command import configure_logging
 
-    parser = HfArgumentParser(GenerationArguments)
+    parser = HfArgumentParser(GenerationArguments, prog="transfuse generate")
     if "-h" in argv or "--help" in argv:
         parser.print_help()
         return 0

@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    parser = HfArgumentParser(TokenizerTrainingArguments)
+    parser = HfArgumentParser(TokenizerTrainingArguments, prog="transfuse tokenizer train")
     show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
     try:
         (args,) = parser.parse_args_into_dataclasses(args=argv[1:], look_for_args_file=False)

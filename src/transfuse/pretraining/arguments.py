@@ -248,7 +248,9 @@ class PretrainingRun:
 
 
 def build_parser() -> HfArgumentParser:
-    parser = HfArgumentParser([ModelArguments, PretrainingArguments, CorpusArguments, TrainingArguments])
+    parser = HfArgumentParser(
+        [ModelArguments, PretrainingArguments, CorpusArguments, TrainingArguments], prog="transfuse pretrain"
+    )
     # without a GPU, train on the CPU explicitly: TrainingArguments refuses `--bf16` otherwise
     parser.set_defaults(**TRAINING_DEFAULTS, use_cpu=not torch.accelerator.is_available())
     return parser
