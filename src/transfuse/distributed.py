@@ -107,6 +107,39 @@ def world_size_from_accelerate_launch(argv: Sequence[str]) -> WorldSizeRequest |
     return WorldSizeRequest(int(num_processes), f"`num_processes: {num_processes}` in {config_file}")
 
 
+def _launcher_options(argv: Sequence[str]) -> list[str] | None:
+    """`["accelerate", "launch", *options]` or `["torchrun", *options]` (the options before the script) when
+    `argv` is such a launcher command, parsed with the launcher's own argument parser; else None."""
+    launch_args, program = _launch_arguments(argv), ["accelerate", "launch"]
+    if launch_args is not None:
+        from accelerate.commands.launch import launch_command_parser as parser_factory
+    else:
+        for i, token in enumerate(argv):
+            as_module = token == "-m" and argv[i + 1:i + 2] == ["torch.distributed.run"]
+            if os.path.basename(token) == "torchrun" or as_module:
+                launch_args, program = list(argv[i + (2 if as_module else 1):]), ["torchrun"]
+                from torch.distributed.run import get_args_parser as parser_factory
+                break
+        else:
+            return None
+    try:
+        args, _ = parser_factory().parse_known_args(launch_args)
+    except SystemExit:
+        return None
+    script = args.training_script
+    return [*program, *(launch_args[: launch_args.index(script)] if script in launch_args else launch_args)]
+
+
+def with_launcher(command: str, launcher_argv: Sequence[str] | None = None) -> str:
+    """`python script.py ...` as it was really started: `accelerate launch OPTIONS script.py ...` or `torchrun
+    OPTIONS script.py ...` when one of them launched this process (what a model card must record: the launcher
+    decides the number of processes, hence the global batch). Unchanged otherwise."""
+    options = _launcher_options(_parent_command_line() if launcher_argv is None else launcher_argv)
+    if options is None or not command.startswith("python "):
+        return command
+    return f"{shlex.join(options)} {command[len('python '):]}"
+
+
 def _parent_command_line() -> list[str]:
     try:
         raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
@@ -260,5 +293,6 @@ __all__ = [
     "per_process_device_map",
     "requested_world_size",
     "running_world_size",
+    "with_launcher",
     "world_size_from_accelerate_launch",
 ]

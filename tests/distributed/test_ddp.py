@@ -70,7 +70,9 @@ def test_two_cpu_processes_train_the_model_one_process_trains(tmp_path):
     assert len(_losses(ddp_dir)) == 4
 
     # evaluation: every validation example scored exactly once (37 = 2 x 19 - 1 padded duplicate dropped)
-    ddp_metrics = json.loads((ddp_dir / "metrics.json").read_text())["eval"]
+    ddp_run = json.loads((ddp_dir / "metrics.json").read_text())
+    assert ddp_run["command"].startswith("accelerate launch --multi_gpu --num_processes 2 --num_machines 1")
+    ddp_metrics = ddp_run["eval"]
     one_metrics = json.loads((one_dir / "metrics.json").read_text())["eval"]
     assert sum(c["support"] for c in ddp_metrics["per_class"].values()) == EVAL_EXAMPLES
     for key in ("accuracy", "f1_macro", "matthews_correlation"):

@@ -14,6 +14,7 @@ from transfuse.distributed import (
     per_process_device_map,
     requested_world_size,
     running_world_size,
+    with_launcher,
     world_size_from_accelerate_launch,
 )
 
@@ -31,6 +32,19 @@ from transfuse.distributed import (
 def test_requested_world_size_from_launch_command(argv, expected):
     request = world_size_from_accelerate_launch(argv)
     assert (request.world_size if request else None) == expected
+
+
+@pytest.mark.parametrize("launcher, expected", [
+    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--config_file", "multi_cpu.yaml", "run.py", "--lr", "1"],
+     "accelerate launch --config_file multi_cpu.yaml run.py --lr 1"),
+    (["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "run.py", "--lr", "1"],
+     "torchrun --nproc_per_node 2 run.py --lr 1"),
+    (["python", "-m", "torch.distributed.run", "--nnodes", "1", "run.py", "--lr", "1"],
+     "torchrun --nnodes 1 run.py --lr 1"),
+    (["bash"], "python run.py --lr 1"),
+])
+def test_the_recorded_command_names_its_launcher(launcher, expected):
+    assert with_launcher("python run.py --lr 1", launcher_argv=launcher) == expected
 
 
 def test_explicit_environment_variable_wins():

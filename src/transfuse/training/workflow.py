@@ -25,7 +25,7 @@ from ..adapters import save_for_inference
 from ..adapters.callbacks import adapter_callbacks
 from ..data.loading import load_splits
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
-from ..distributed import check_world_size
+from ..distributed import check_world_size, with_launcher
 from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
 from .arguments import ParsedArguments, check_arguments
@@ -123,9 +123,9 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     """Train, save, evaluate and document one run in `--output_dir`; returns the contents of
     `metrics.json`."""
     check_arguments(args, "train")
-    check_world_size(
-        args.training
-    )  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
+    # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop before any work, say why
+    check_world_size(args.training)
+    command = with_launcher(command)  # record `accelerate launch ... script.py`, not `python script.py`
     training = args.training
     push = take_over_push_to_hub(training)  # --push_to_hub: `transfuse push` once the run folder is complete
     check_output_dir(training.output_dir, args.run.overwrite_output_dir, training.resume_from_checkpoint)
