@@ -19,8 +19,10 @@ def parse_push_arguments(argv: list[str]) -> PushArguments:
     argv = list(argv)
     if argv and not argv[0].startswith("-"):
         argv = ["--run_dir", argv[0], *argv[1:]]
-    parser = HfArgumentParser(PushArguments, prog="transfuse push",
-                              description="Upload a transfuse run (model or adapter, code, tokenizer, card) to the Hub.")
+    parser = HfArgumentParser(
+        PushArguments, prog="transfuse push", usage="transfuse push RUN_DIR --repo_id NAME [options]",
+        description="Upload a transfuse run (model or adapter, code, tokenizer, card) to the Hugging Face Hub.",
+    )
     (args,) = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
     return args
 
