@@ -129,3 +129,14 @@ def test_sequence_classification_problem_types(problem_type, num_labels, labels,
     with torch.no_grad():
         outputs = model(**tester.prepare_inputs(TransfuseForSequenceClassification), labels=labels)
     torch.testing.assert_close(outputs.loss, loss(outputs.logits, labels))
+
+
+def test_decoder_classifier_without_mask_pools_the_last_non_pad_token():
+    from transfuse.modeling import get_preset
+
+    model = TransfuseForSequenceClassification(get_preset("tiny", "decoder", hidden_dropout_prob=0.0)).eval()
+    ids = torch.tensor([[5, 6, 7, 0, 0]])
+    with torch.no_grad():
+        padded = model(input_ids=ids).logits
+        alone = model(input_ids=ids[:, :3]).logits
+    torch.testing.assert_close(padded, alone)

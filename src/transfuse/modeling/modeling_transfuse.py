@@ -673,6 +673,8 @@ class TransfuseForSequenceClassification(_EncoderTaskHead):
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> SequenceClassifierOutput:
         outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
                                       output_hidden_states)
+        if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
+            attention_mask = input_ids.ne(self.config.pad_token_id)  # pool the last non-pad token, as HF heads do
         pooled = torch.tanh(self.dense(self.dropout(self._pool(outputs.last_hidden_state, attention_mask))))
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         loss = None if labels is None else self.loss_function(labels, logits, self.config)
