@@ -39,7 +39,10 @@ class AdapterArguments:
     lora_alpha: float = field(
         default=16, metadata={"help": "Scale numerator: the update is scaled by alpha/r (alpha/sqrt(r) for rslora)."}
     )
-    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the adapter input (lora family, adalora)."})
+    lora_dropout: float = field(
+        default=0.0, metadata={"help": "Dropout on the adapter input (lora family, adalora); 0 as in peft, which also "
+                                       "saves the dropped copy of every adapted input in training memory."}
+    )
     target_modules: list[str] | None = field(
         default=None,
         metadata={"help": "Module names (suffixes) the adapter wraps, or `all-linear`. Default: the right names "
