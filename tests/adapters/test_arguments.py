@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from transformers import HfArgumentParser, TrainingArguments
 
-from transfuse.adapters import ADAPTERS, AdapterArguments, check_training_arguments
+from transfuse.adapters import ADAPTERS, AdapterArguments, check_task_support, check_training_arguments
 
 
 def test_every_field_has_help_and_no_flag_collides_with_training_arguments():
@@ -60,3 +60,17 @@ def test_adalora_budget_must_match_max_steps(tmp_path):
     with pytest.raises(ValueError, match="--max_steps"):
         check_training_arguments(args, TrainingArguments(output_dir=str(tmp_path), max_steps=20))
     check_training_arguments(args, TrainingArguments(output_dir=str(tmp_path), max_steps=10))
+
+
+@pytest.mark.parametrize("method,task_type,ok", [
+    ("prefix", "CAUSAL_LM", False), ("prefix", "SEQ_2_SEQ_LM", False), ("prompt", "CAUSAL_LM", False),
+    ("prompt", "TOKEN_CLS", False), ("prompt", "QUESTION_ANS", False), ("prompt", "SEQ_CLS", True),
+    ("prompt", "SEQ_2_SEQ_LM", True), ("lora", "CAUSAL_LM", True),
+])
+def test_task_only_refusals_need_no_model(method, task_type, ok):
+    args = AdapterArguments(adapter=method)
+    if ok:
+        check_task_support(args, task_type)
+    else:
+        with pytest.raises(ValueError, match=f"--adapter {method}"):
+            check_task_support(args, task_type)

@@ -14,7 +14,7 @@ from .check import AdapterCheckReport, check_adapter, count_parameters
 from .heads import new_module_names
 from .loading import is_adapter_folder, load_for_inference, save_for_inference
 from .merge import MergeReport, merge_adapter, merge_run
-from .methods import build_peft_config, default_target_modules, infer_task_type
+from .methods import build_peft_config, check_task_support, default_target_modules, infer_task_type
 from .multitask import MultiTaskModel
 from .quantization import bnb_config, quantization_kwargs
 
@@ -31,6 +31,7 @@ __all__ = [
     "bnb_config",
     "build_peft_config",
     "check_adapter",
+    "check_task_support",
     "check_training_arguments",
     "count_parameters",
     "default_target_modules",

@@ -105,7 +105,7 @@ def default_feedforward_modules(model_type: str, target_modules: list[str] | str
     else:
         defaults = TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(model_type, [])
     if isinstance(target_modules, str):  # "all-linear" / a regex: let peft decide which ones are feed-forward
-        return [m for m in defaults]
+        return list(defaults)
     return [m for m in defaults if m in target_modules]
 
 
@@ -134,44 +134,48 @@ def _accepts_past_key_values(model: nn.Module) -> bool:
     return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone) if m is not None)
 
 
-def check_method_for_task(args: AdapterArguments, task_type: TaskType | None, model: nn.Module) -> None:
-    """Refuse, before training, the method/task pairs that peft accepts but that cannot work.
+def check_task_support(args: AdapterArguments, task_type: TaskType | str | None) -> None:
+    """Refuse the method/task pairs that peft accepts but that cannot work; needs only the task, so a pipeline
+    can call it right after parsing.
 
-    Each rule was measured with peft 0.21 and transformers 5 (see tests/adapters/test_refusals.py):
-    `generate()` of a prefix/prompt-tuned model does not reproduce the forward pass it was trained with.
+    Each rule was measured with peft 0.21 and transformers 5 (see tests/adapters/test_refusals.py).
     """
+    task_type = TaskType(task_type) if task_type is not None else None
     method, task = args.adapter, task_type.value if task_type is not None else "feature extraction"
-    if method == "prefix":
-        if getattr(model.config, "model_type", None) == "transfuse":
-            raise ValueError(
-                "--adapter prefix: peft 0.21 hands the learned keys/values over as `past_key_values`, but transfuse "
-                "models take transformers 5's `cache=` argument, so the prefix would be silently dropped. Use "
-                "--adapter prompt (virtual input tokens) or a module adapter such as --adapter lora."
-            )
-        if task_type in GENERATION_TASKS:
-            raise ValueError(
-                f"--adapter prefix cannot be used for generation ({task}): with transformers 5, peft's generate() "
-                "ignores or misplaces the prefix (BART/T5 generate as if untuned; GPT-2 diverges from the trained "
-                "forward pass), so the trained model cannot be served. Use --adapter lora."
-            )
-        if not _accepts_past_key_values(model):
-            raise ValueError(
-                f"--adapter prefix: peft 0.21 needs a forward argument named `past_key_values`, which transformers 5 "
-                f"renamed to `cache` in {type(model).__name__} and its backbone, so peft would fail. Use --adapter "
-                "prompt or --adapter lora."
-            )
-    if method == "prompt":
-        if task_type == TaskType.CAUSAL_LM:
-            raise ValueError(
-                "--adapter prompt cannot be used for causal-LM generation: with transformers 5, peft's generate() "
-                "drops the virtual tokens after the first generated token, so outputs diverge from the trained "
-                "model. Use --adapter lora (prompt tuning works for classification and seq2seq)."
-            )
-        if task_type in (TaskType.TOKEN_CLS, TaskType.QUESTION_ANS):
-            raise ValueError(
-                f"--adapter prompt prepends {args.num_virtual_tokens} virtual tokens, which shifts every per-token "
-                f"output of a {task} model against its labels/answer positions. Use --adapter lora."
-            )
+    if method == "prefix" and task_type in GENERATION_TASKS:
+        raise ValueError(
+            f"--adapter prefix cannot be used for generation ({task}): with transformers 5, peft's generate() ignores "
+            "or misplaces the prefix (BART generates as if untuned; GPT-2's generate() diverges from the trained "
+            "forward pass), so the trained model could not be served. Use --adapter lora."
+        )
+    if method == "prompt" and task_type == TaskType.CAUSAL_LM:
+        raise ValueError(
+            "--adapter prompt cannot be used for causal-LM generation: with transformers 5, peft's generate() drops "
+            "the virtual tokens after the first generated token, so outputs diverge from the trained model. Use "
+            "--adapter lora (prompt tuning works for classification and seq2seq)."
+        )
+    if method == "prompt" and task_type in (TaskType.TOKEN_CLS, TaskType.QUESTION_ANS):
+        raise ValueError(
+            f"--adapter prompt prepends {args.num_virtual_tokens} virtual tokens, which shifts every per-token output "
+            f"of a {task} model against its labels/answer positions. Use --adapter lora."
+        )
+
+
+def check_method_for_task(args: AdapterArguments, task_type: TaskType | None, model: nn.Module) -> None:
+    """`check_task_support`, plus the rules that depend on the model itself."""
+    if args.adapter == "prefix" and getattr(model.config, "model_type", None) == "transfuse":
+        raise ValueError(
+            "--adapter prefix: peft 0.21 hands the learned keys/values over as `past_key_values`, but transfuse "
+            "models take transformers 5's `cache=` argument, so the prefix would be silently dropped. Use "
+            "--adapter prompt (virtual input tokens) or a module adapter such as --adapter lora."
+        )
+    check_task_support(args, task_type)
+    if args.adapter == "prefix" and not _accepts_past_key_values(model):
+        raise ValueError(
+            f"--adapter prefix: peft 0.21 needs a forward argument named `past_key_values`, which transformers 5 "
+            f"renamed to `cache` in {type(model).__name__} and its backbone, so peft would fail. Use --adapter "
+            "prompt or --adapter lora."
+        )
 
 
 def _matching_modules(model: nn.Module, peft_config: PeftConfig) -> list[tuple[str, nn.Module]]:
@@ -264,6 +268,7 @@ __all__ = [
     "TRANSFUSE_TARGET_MODULES",
     "build_peft_config",
     "check_method_for_task",
+    "check_task_support",
     "check_target_layers",
     "default_target_modules",
     "infer_task_type",
