@@ -132,10 +132,11 @@ def save_for_inference(model: nn.Module, output_dir: str | Path, adapter_args: A
 def write_task_files(model: PeftModel, output_dir: str | Path, adapter_args: AdapterArguments | None = None) -> None:
     """The files an adapter folder needs beside peft's own: the task config and how it was trained."""
     output_dir = Path(output_dir)
-    config = model.get_base_model().config
-    config_dict = config.to_dict()
+    task_model = model.get_base_model()
+    config_dict = task_model.config.to_dict()
     config_dict.pop("quantization_config", None)
-    type(config).from_dict(config_dict).save_pretrained(output_dir)
+    config_dict["architectures"] = [type(task_model).__name__]  # the head, not the checkpoint it was loaded from
+    type(task_model.config).from_dict(config_dict).save_pretrained(output_dir)
     info: dict[str, Any] = {"adapters": sorted(model.peft_config)}
     if adapter_args is not None:
         info["adapter_arguments"] = asdict(adapter_args)
