@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -28,7 +29,7 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
-from transformers.trainer_utils import EvalLoopOutput
+from transformers.trainer_utils import EvalLoopOutput, has_length
 
 from ..tasks import Task
 from .checkpointing import AtomicCheckpointMixin
@@ -115,6 +116,17 @@ class TaskTrainerMixin:
                 }
             )
         return output
+
+    def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
+        """Evaluate and predict in dataset order, always.
+
+        transformers 5 applies `--train_sampling_strategy group_by_length` to evaluation too, which reorders the
+        predictions; `postprocess` pairs predictions with features and examples by position, and `predict` must
+        answer row i on line i. (Several processes: None lets accelerate shard in order and gather back.)
+        """
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **kwargs):
         device_type = self.args.device.type
