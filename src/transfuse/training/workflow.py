@@ -177,7 +177,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
             task_type=task.pipeline_tag,
             metrics=eval_quality,
             command=command,
-            dataset_name=data.sources.get("validation", data.sources["train"]),
+            dataset_name=_short_source(data.sources.get("validation", data.sources["train"])),
             base_model=loaded.base_model,
             adapter=args.adapter.adapter if args.adapter.enabled else None,
             hyperparameters=_hyperparameters(args),
@@ -185,6 +185,12 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         if push is not None:
             logger.info("pushed %s to %s", output_dir, push.push(output_dir))
     return results
+
+
+def _short_source(source: str) -> str:
+    """`../shared/data/classification/sst2/validation.jsonl` -> `sst2/validation.jsonl` (Hub names stay)."""
+    path = Path(source)
+    return f"{path.parent.name}/{path.name}" if path.suffix and path.parent.name else source
 
 
 def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
