@@ -18,17 +18,14 @@ across them. Both run before any text or model is loaded.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
-from ..distributed import enable_cpu_process_group
 from ..tokenization import ENCODING_ERRORS
-from ..training.arguments import CONFIG_SUFFIXES, ModelArguments, read_config_file
+from ..training.arguments import ModelArguments, parse_config_and_flags
 
 # Friendlier defaults than TrainingArguments' for pretraining from scratch on a CPU.
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -258,23 +255,7 @@ def build_parser() -> HfArgumentParser:
 
 def parse_pretraining_arguments(argv: list[str]) -> PretrainingRun:
     """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]`; flags override the file; cross-checks last."""
-    enable_cpu_process_group()  # before TrainingArguments sets up its devices: DDP over gloo without GPUs
-    parser = build_parser()
-    argv = list(argv)
-    if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:
-        values = read_config_file(argv.pop(0))
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            hints = [
-                f"{key!r} (did you mean {close[0]!r}?)"
-                if (close := difflib.get_close_matches(key, known, 1))
-                else repr(key)
-                for key in unknown
-            ]
-            raise ValueError(f"Unknown option(s) in the config file: {', '.join(hints)}.")
-        parser.set_defaults(**values)
-    run = PretrainingRun(*parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
+    run = PretrainingRun(*parse_config_and_flags(build_parser(), argv))
     check_pretraining_arguments(run.model, run.pretraining, run.corpus, run.training)
     return run
 

@@ -266,11 +266,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
+def parse_config_and_flags(parser: HfArgumentParser, argv: list[str]) -> tuple:
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` into the parser's dataclasses; flags override the file,
+    and an unknown key in the file is refused with the closest known option."""
     # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
     enable_cpu_process_group()
-    parser = build_parser(task_class)
     argv = list(argv)
     if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:
         values = read_config_file(argv.pop(0))
@@ -285,9 +285,12 @@ def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
             ]
             raise ValueError(f"Unknown option(s) in the config file: {', '.join(hints)}.")
         parser.set_defaults(**values)
-    model, data, task, adapter, run, training = parser.parse_args_into_dataclasses(
-        args=argv, look_for_args_file=False
-    )
+    return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
+
+
+def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
+    model, data, task, adapter, run, training = parse_config_and_flags(build_parser(task_class), argv)
     return ParsedArguments(model=model, data=data, task=task, adapter=adapter, run=run, training=training)
 
 
