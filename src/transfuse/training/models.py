@@ -83,7 +83,8 @@ def _build_from_preset(task: Task, model_args: ModelArguments, training_texts: I
     if model_args.tokenizer_name:
         tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name)
     else:
-        vocab_size = model_args.vocab_size or PRESETS[preset]["vocab_size"]
+        # the `tiny` preset's 128 ids cannot hold byte-level BPE's 256-byte alphabet: never train below 512
+        vocab_size = model_args.vocab_size or max(PRESETS[preset]["vocab_size"], 512)
         logger.info(
             "Training a %s tokenizer (vocab %d) on the training texts", model_args.tokenizer_kind, vocab_size
         )
