@@ -11,7 +11,8 @@ A training step is forward + backward + fused AdamW step (the `Trainer` default 
 greedy `generate()` with the end-of-sequence token disabled so both sides produce exactly the same number of
 tokens. Models of a pair run interleaved in one process, round after round (the order flips every round), so
 that load from other processes hits both alike; a figure is the median over rounds, and a ratio is the median
-of the per-round ratios transfuse / peer (> 1: transfuse is faster), shown with their interquartile range.
+of the per-round ratios transfuse / peer (> 1: transfuse is faster), shown with their interquartile range and
+next to the same ratio computed from process CPU seconds, which the load of other processes disturbs less.
 
     python benchmarks/bench_model.py                     # full run, ~5 min on 2 idle cores
     python benchmarks/bench_model.py --quick             # smoke run, well under a minute
@@ -201,27 +202,32 @@ def train_step(model: PreTrainedModel, optimizer: torch.optim.Optimizer, batch: 
     optimizer.zero_grad(set_to_none=True)
 
 
-def interleaved_rounds(run: Callable[[str], float], sides: list[str], rounds: int, warmup: int,
-                       ) -> dict[str, list[float]]:
-    """Seconds per call of `run(side)` for each side, `rounds` times, alternating which side goes first."""
+def interleaved_rounds(run: Callable[[str], Timer], sides: list[str], rounds: int, warmup: int,
+                       ) -> dict[str, list[Timer]]:
+    """The timings of `run(side)` for each side, `rounds` times, alternating which side goes first."""
     for _ in range(warmup):
         for side in sides:
             run(side)
-    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    timings: dict[str, list[Timer]] = {side: [] for side in sides}
     for r in range(rounds):
         for side in (sides if r % 2 == 0 else sides[::-1]):
-            seconds[side].append(run(side))
-    return seconds
+            timings[side].append(run(side))
+    return timings
 
 
-def throughput_row(section: str, task: str, peer: str, tokens: int, seconds: dict[str, list[float]],
+def throughput_row(section: str, task: str, peer: str, tokens: int, timings: dict[str, list[Timer]],
                    ) -> dict[str, Any]:
-    ours, theirs = seconds["transfuse"], seconds[peer]
-    ratios = [t / o for o, t in zip(ours, theirs)]  # per-round speed ratio transfuse / peer
+    ours, theirs = timings["transfuse"], timings[peer]
+    ratios = [t.seconds / o.seconds for o, t in zip(ours, theirs)]  # per-round speed ratio transfuse / peer
+    cpu_ratios = [t.cpu_seconds / o.cpu_seconds for o, t in zip(ours, theirs)]
     return {
-        "section": section, "task": task, "peer": peer,
-        "transfuse_tokens_per_s": tokens / median(ours), "peer_tokens_per_s": tokens / median(theirs),
-        "ratio": median(ratios), "ratio_iqr": interquartile_range(ratios), "rounds": len(ours),
+        "section": section, "task": task, "peer": peer, "tokens_per_round": tokens, "rounds": len(ours),
+        "transfuse_tokens_per_s": tokens / median([o.seconds for o in ours]),
+        "peer_tokens_per_s": tokens / median([t.seconds for t in theirs]),
+        "ratio": median(ratios), "ratio_iqr": interquartile_range(ratios),
+        "transfuse_tokens_per_cpu_s": tokens / median([o.cpu_seconds for o in ours]),
+        "peer_tokens_per_cpu_s": tokens / median([t.cpu_seconds for t in theirs]),
+        "cpu_time_ratio": median(cpu_ratios),
     }
 
 
@@ -232,15 +238,15 @@ def bench_training(pairing: Pairing, d: Dims, args: argparse.Namespace) -> list[
     tokens = args.steps * d.batch * d.seq
     rows = []
     for section, dtype in (("train fp32", None), ("train bf16 autocast", torch.bfloat16)):
-        def run(side: str, dtype: torch.dtype | None = dtype) -> float:
+        def run(side: str, dtype: torch.dtype | None = dtype) -> Timer:
             models[side].train()
             with Timer() as timer:
                 for _ in range(args.steps):
                     train_step(models[side], optimizers[side], batch, dtype)
-            return timer.seconds
+            return timer
 
-        seconds = interleaved_rounds(run, list(models), args.rounds, args.warmup)
-        rows.append(throughput_row(section, pairing.task, pairing.peer, tokens, seconds))
+        timings = interleaved_rounds(run, list(models), args.rounds, args.warmup)
+        rows.append(throughput_row(section, pairing.task, pairing.peer, tokens, timings))
         report_progress(rows[-1])
     return rows
 
@@ -263,17 +269,17 @@ def bench_generation(pairing: Pairing, d: Dims, args: argparse.Namespace) -> lis
     for batch_size in d.generate_batches:
         prompt = _token_ids(d, batch_size, d.prompt, torch.Generator().manual_seed(batch_size))
 
-        def run(side: str, prompt: torch.Tensor = prompt) -> float:
+        def run(side: str, prompt: torch.Tensor = prompt) -> Timer:
             with torch.inference_mode(), Timer() as timer:
                 out = models[side].generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
                                             generation_config=configs[side])
             start = 1 if models[side].config.is_encoder_decoder else prompt.shape[1]  # decoder start / prompt
             assert out.shape == (prompt.shape[0], start + d.new_tokens), f"{side} generated {tuple(out.shape)}"
-            return timer.seconds
+            return timer
 
-        seconds = interleaved_rounds(run, list(models), args.rounds, args.warmup)
+        timings = interleaved_rounds(run, list(models), args.rounds, args.warmup)
         rows.append(throughput_row(f"generate batch {batch_size}", pairing.task, pairing.peer,
-                                   batch_size * d.new_tokens, seconds))
+                                   batch_size * d.new_tokens, timings))
         report_progress(rows[-1])
     return rows
 
@@ -282,20 +288,22 @@ def bench_generation(pairing: Pairing, d: Dims, args: argparse.Namespace) -> lis
 # Command line
 # ---------------------------------------------------------------------------------------------------------
 
-TABLE_HEADERS = ("section", "transfuse model", "tokens/s", "peer", "peer tokens/s", "ratio", "ratio IQR")
+TABLE_HEADERS = ("section", "transfuse model", "tokens/s", "peer", "peer tokens/s", "ratio", "ratio IQR",
+                 "CPU-time ratio")
 
 
 def _rows_table(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
     return TABLE_HEADERS, [
         [r["section"], r["task"], r["transfuse_tokens_per_s"], r["peer"], r["peer_tokens_per_s"],
-         f"{r['ratio']:.2f}x", "{:.2f}-{:.2f}".format(*r["ratio_iqr"])] for r in rows
+         f"{r['ratio']:.2f}x", "{:.2f}-{:.2f}".format(*r["ratio_iqr"]), f"{r['cpu_time_ratio']:.2f}x"]
+        for r in rows
     ]
 
 
 def report_progress(row: dict[str, Any]) -> None:
     print(f"  {row['section']:<20} {row['task']:<20} transfuse {row['transfuse_tokens_per_s']:>9,.0f} tok/s  "
           f"{row['peer']:<5} {row['peer_tokens_per_s']:>9,.0f} tok/s  ratio {row['ratio']:.2f}x "
-          "(IQR {:.2f}-{:.2f})".format(*row["ratio_iqr"]), flush=True)
+          "(IQR {:.2f}-{:.2f}), CPU-time ratio {:.2f}x".format(*row["ratio_iqr"], row["cpu_time_ratio"]), flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -347,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_generation(pairing, dims, args)
 
     print(f"\ntokens/s: median over rounds; ratio: median of the per-round transfuse/peer speed ratios, "
-          f"IQR: their 25th-75th percentiles (peak RSS {peak_rss_mib():,.0f} MiB)\n")
+          f"IQR: their 25th-75th percentiles; CPU-time ratio: the same from process CPU seconds, which neighbours' "
+          f"load disturbs less (peak RSS {peak_rss_mib():,.0f} MiB)\n")
     print(format_table(*_rows_table(rows)))
     if args.json:
         save_json(args.json, {"environment": env, "dims": asdict(dims), "args": vars(args), "results": rows})
