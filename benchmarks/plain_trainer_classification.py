@@ -57,6 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per_device_eval_batch_size", type=int, default=128)
     parser.add_argument("--train_sampling_strategy", default="random")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--pad_to_multiple_of", type=int, default=8, help="Batch padding (8 = the batches transfuse builds)."
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--output_json", required=True)
     return parser.parse_args()
@@ -141,7 +144,7 @@ def main() -> None:
         model=model,
         args=training_args,
         train_dataset=features["train"],
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=args.pad_to_multiple_of),
         processing_class=tokenizer,
     )
     start = time.perf_counter()
