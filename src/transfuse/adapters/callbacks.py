@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from .arguments import AdapterArguments
@@ -54,7 +55,8 @@ class AdapterCheckCallback(TrainerCallback):
             return
         model = _unwrap(model)
         device = next(model.parameters()).device
-        batch = {k: v.to(device) for k, v in next(iter(train_dataloader)).items() if hasattr(v, "to")}
+        with torch.random.fork_rng(devices=[]):  # drawing a batch seeds the sampler from the global RNG
+            batch = {k: v.to(device) for k, v in next(iter(train_dataloader)).items() if hasattr(v, "to")}
         report = check_adapter(model, batch, max_steps=self.max_steps)
         logger.warning("Adapter check: %s", report.summary().replace("\n", "; "))
         report.raise_for_problems()
