@@ -274,14 +274,15 @@ def test_a_short_run_learns(sentiment_rows, write_data, tmp_path):
     )
 
 
-
 def test_tiny_preset_trains_its_tokenizer_without_a_vocab_size():
     from transfuse.tasks.classification import ClassificationArguments, ClassificationTask
     from transfuse.training.arguments import ModelArguments
     from transfuse.training.models import _build_from_preset
 
     task = ClassificationTask(ClassificationArguments(), max_seq_length=32)
-    task.load_from_config(type("Cfg", (), {"problem_type": None, "num_labels": 2, "id2label": {0: "a", 1: "b"}}))
+    task.load_from_config(
+        type("Cfg", (), {"problem_type": None, "num_labels": 2, "id2label": {0: "a", 1: "b"}})
+    )
     texts = [f"sentence number {i} is {'good' if i % 2 else 'bad'}" for i in range(50)]
     loaded = _build_from_preset(task, ModelArguments(preset="tiny"), texts)
     assert loaded.model.config.vocab_size == len(loaded.tokenizer) > 256

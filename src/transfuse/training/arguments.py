@@ -79,7 +79,9 @@ class ModelArguments:
     )
     vocab_size: int | None = field(
         default=None,
-        metadata={"help": "Vocabulary size of the tokenizer trained for --preset (default: the preset's, at least 512)."},
+        metadata={
+            "help": "Vocabulary size of the tokenizer trained for --preset (default: the preset's, at least 512)."
+        },
     )
     model_revision: str = field(default="main", metadata={"help": "Hub branch, tag or commit of the model."})
     trust_remote_code: bool = field(
