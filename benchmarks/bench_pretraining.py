@@ -212,69 +212,61 @@ def pretrain(
     }
 
 
-def finetune_sst2(model_dir: str | None, tokenizer: str, args: argparse.Namespace, output_dir: Path) -> float:
-    """SST-2 validation accuracy after `transfuse train classification` from `model_dir` (None: scratch)."""
+def as_flags(options: dict[str, Any]) -> list[str]:
+    return [item for name, value in options.items() for item in (f"--{name}", str(value))]
+
+
+def finetune_sst2(
+    architecture: str, model_dir: str | None, tokenizer: str, args: argparse.Namespace, output_dir: Path
+) -> float:
+    """SST-2 validation accuracy after `transfuse train classification` from `model_dir` (None: the same
+    transfuse design from scratch, with the same tokenizer)."""
     import json
 
     from transfuse.cli.main import main as transfuse
 
+    design = Contender(architecture, "transfuse").config_overrides()
     source = (
-        ["--model_name_or_path", model_dir]
+        {"model_name_or_path": model_dir}
         if model_dir
-        else [
-            "--preset",
-            "small",
-            "--architecture",
-            "encoder",
-            "--tokenizer_name",
-            tokenizer,
-            "--config_overrides",
-            Contender("encoder", "transfuse").config_overrides(),
-        ]
+        else {
+            "preset": "small",
+            "architecture": architecture,
+            "tokenizer_name": tokenizer,
+            "config_overrides": design,
+        }
     )
+    options = {
+        **source,
+        "train_file": SST2 / "train.jsonl",
+        "validation_file": SST2 / "validation.jsonl",
+        "max_seq_length": 64,
+        "learning_rate": args.ft_learning_rate,
+        "warmup_steps": args.ft_steps // 10,
+        "max_steps": args.ft_steps,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 128,
+        "weight_decay": 0.01,
+        "logging_steps": 50,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "seed": args.seed,
+        "disable_tqdm": "true",
+        "output_dir": output_dir,
+    }
+    if args.ft_bf16:
+        options.update(bf16="true", use_cpu=str(not torch.accelerator.is_available()).lower())
+    if args.quick:
+        options["max_train_samples"] = 512
     argv = [
         "train",
         "classification",
-        *source,
-        "--train_file",
-        str(SST2 / "train.jsonl"),
-        "--validation_file",
-        str(SST2 / "validation.jsonl"),
+        *as_flags(options),
         "--class_names",
         "negative",
         "positive",
-        "--max_seq_length",
-        "64",
-        "--learning_rate",
-        str(args.ft_learning_rate),
-        "--warmup_steps",
-        str(args.ft_steps // 10),
-        "--max_steps",
-        str(args.ft_steps),
-        "--per_device_train_batch_size",
-        "32",
-        "--per_device_eval_batch_size",
-        "128",
-        "--weight_decay",
-        "0.01",
-        "--logging_steps",
-        "50",
-        "--save_strategy",
-        "no",
-        "--eval_strategy",
-        "no",
-        "--seed",
-        str(args.seed),
-        "--disable_tqdm",
-        "true",
-        "--output_dir",
-        str(output_dir),
         "--overwrite_output_dir",
     ]
-    if args.ft_bf16:
-        argv += ["--bf16", "true", "--use_cpu", str(not torch.accelerator.is_available()).lower()]
-    if args.quick:
-        argv += ["--max_train_samples", "512"]
     assert transfuse(argv) == 0, shlex.join(argv)
     return json.loads((output_dir / "metrics.json").read_text())["eval"]["accuracy"]
 
@@ -326,6 +318,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ft_steps", type=int, default=1500, help="SST-2 fine-tuning steps (batch 32); 0 skips"
     )
     parser.add_argument("--ft_learning_rate", type=float, default=3e-4)
+    parser.add_argument(
+        "--sst2_from",
+        nargs="+",
+        default=["encoder"],
+        choices=["encoder", "decoder"],
+        help="pretrained transfuse models fine-tuned on SST-2 next to the same model from scratch",
+    )
     parser.add_argument(
         "--ft_bf16",
         action=argparse.BooleanOptionalAction,
@@ -415,17 +414,27 @@ def main(argv: list[str] | None = None) -> int:
         "pretraining": rows,
     }
     ours = {r["architecture"]: r for r in rows if r["model"].startswith("transfuse")}
-    if "encoder" in ours and args.ft_steps > 0:
-        accuracy = {
-            "pretrained": finetune_sst2(
-                ours["encoder"]["run_dir"], tokenizer, args, workdir / "sst2-pretrained"
-            ),
-            "from scratch": finetune_sst2(None, tokenizer, args, workdir / "sst2-scratch"),
-        }
-        report["sst2"] = accuracy
-        sst2_rows = [[start, f"{value:.4f}"] for start, value in accuracy.items()]
-        print(f"\nSST-2 validation accuracy, small transfuse encoder, {args.ft_steps} fine-tuning steps:")
-        print(format_table(("start", "accuracy"), sst2_rows))
+    sst2_rows = []
+    for architecture in args.sst2_from if args.ft_steps > 0 else []:
+        if architecture in ours:
+            for start, model_dir in (("pretrained", ours[architecture]["run_dir"]), ("from scratch", None)):
+                accuracy = finetune_sst2(
+                    architecture,
+                    model_dir,
+                    tokenizer,
+                    args,
+                    workdir / f"sst2-{architecture}-{start.replace(' ', '-')}",
+                )
+                sst2_rows.append({"architecture": architecture, "start": start, "accuracy": accuracy})
+    if sst2_rows:
+        report["sst2"] = sst2_rows
+        print(f"\nSST-2 validation accuracy, small transfuse models, {args.ft_steps} fine-tuning steps:")
+        print(
+            format_table(
+                ("model", "start", "accuracy"),
+                [[row["architecture"], row["start"], f"{row['accuracy']:.4f}"] for row in sst2_rows],
+            )
+        )
     if "decoder" in ours:
         report["samples"] = sample(ours["decoder"]["run_dir"], args)
         for name, text in report["samples"].items():
