@@ -5,7 +5,9 @@ train (batch 32, 64 tokens, AdamW, linear warm-up/decay) and scores the validati
 
 * trainable parameters and their share of the model;
 * training memory = peak RSS during training minus the RSS right after the model is loaded (the peak is reset
-  through /proc/self/clear_refs after loading, so tokenization and loading never count); peak RSS too;
+  through /proc/self/clear_refs after loading, so tokenization and loading never count; the baseline is taken
+  after one 2-row warm-up forward/backward with its gradients dropped, so the runtime's own first-backward cost
+  counts in neither method); peak RSS too;
 * median step time (after 3 warm-up steps) and validation accuracy.
 
 Methods: full fine-tuning, LoRA, DoRA, IA3 and QLoRA (4-bit nf4 base + LoRA), all with transfuse's defaults
@@ -85,6 +87,18 @@ def touch(model) -> None:
             tensor.view(-1)[:: max(1, 4096 // max(tensor.element_size(), 1))].sum()
 
 
+def warm_up(model, batch: dict) -> None:
+    """One forward + backward on a 2-row batch, gradients dropped: the first backward pages in the autograd
+    engine's and the kernels' code and sets up thread pools (runtime, tens of MiB, the same for every method),
+    which would otherwise be counted as training memory."""
+    import gc
+
+    model.train()
+    model(**batch).loss.backward()
+    model.zero_grad(set_to_none=True)
+    gc.collect()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # worker: one (model, method) run in its own process
 # --------------------------------------------------------------------------------------------------------------
@@ -152,6 +166,7 @@ def run_worker(args: argparse.Namespace) -> dict:
         **quantization_kwargs(adapter_args, auto_class, args.model_path, num_labels=2))
     model = apply_adapter(model, adapter_args, new_module_names(info, model))
     touch(model)
+    warm_up(model, _collate(train_enc, train_labels, [0, 1]))
     rss_after_load = rss_mib()
     reset_peak_rss()
 

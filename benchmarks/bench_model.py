@@ -3,6 +3,8 @@
 Each transfuse architecture is paired with the `transformers` model of the same design and size:
 
     encoder + masked LM        vs  BertForMaskedLM                (post-norm, gelu, embedding LayerNorm)
+    ... with sparse prediction vs  BertForMaskedLM                (`transfuse pretrain`'s default: only the
+                                                                   masked 15% reach the vocabulary projection)
     decoder + causal LM        vs  GPT2LMHeadModel                (pre-norm, gelu_new, final LayerNorm)
     encoder-decoder + seq2seq  vs  BartForConditionalGeneration   (post-norm, gelu, embedding LayerNorms)
 
@@ -92,6 +94,12 @@ def transfuse_bert_like(d: Dims) -> PreTrainedModel:
     return TransfuseForMaskedLM(_transfuse_config(d, "encoder", pre_norm=False, hidden_act="gelu"))
 
 
+def transfuse_bert_like_sparse(d: Dims) -> PreTrainedModel:
+    """The same model with `sparse_prediction` (as `transfuse pretrain` builds it): same loss, less work."""
+    return TransfuseForMaskedLM(_transfuse_config(d, "encoder", pre_norm=False, hidden_act="gelu",
+                                                  sparse_prediction=True))
+
+
 def bert(d: Dims) -> PreTrainedModel:
     return BertForMaskedLM(BertConfig(
         vocab_size=d.vocab, hidden_size=d.hidden, num_hidden_layers=d.layers, num_attention_heads=d.heads,
@@ -169,6 +177,7 @@ class Pairing:
 
 PAIRINGS = (
     Pairing("encoder + masked LM", "BERT", transfuse_bert_like, bert, masked_lm_batch, generates=False),
+    Pairing("encoder + sparse MLM", "BERT", transfuse_bert_like_sparse, bert, masked_lm_batch, generates=False),
     Pairing("decoder + causal LM", "GPT-2", transfuse_gpt2_like, gpt2, causal_lm_batch, generates=True),
     Pairing("encoder-decoder", "BART", transfuse_bart_like, bart, seq2seq_batch, generates=True),
 )
@@ -315,6 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: short sequences, small batches, 1 round of 1 step, 8 new tokens")
     parser.add_argument("--only", choices=("train", "generate"), help="run only the training or generation part")
+    parser.add_argument("--tasks", nargs="+", choices=[p.task for p in PAIRINGS], metavar="TASK",
+                        help="run only these pairings (default: all): " + ", ".join(repr(p.task) for p in PAIRINGS))
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--json", metavar="OUT", help="also write the settings and results to this JSON file")
     args = parser.parse_args(argv)
@@ -339,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
           f"FFN {dims.ffn}, vocab {dims.vocab}, dropout {dims.dropout} | train batch {dims.batch} x seq {dims.seq}, "
           f"{args.steps} steps/round | generate prompt {dims.prompt} + {dims.new_tokens} new | "
           f"{args.rounds} rounds + {args.warmup} warm-up", flush=True)
-    for pairing in PAIRINGS:
+    pairings = [p for p in PAIRINGS if args.tasks is None or p.task in args.tasks]
+    for pairing in pairings:
         models = build_pair(pairing, dims)
         sizes = ", ".join(f"{side} {parameter_count(m) / 1e6:.2f}M ({m.config._attn_implementation})"
                           for side, m in models.items())
@@ -348,10 +360,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, Any]] = []
     if args.only in (None, "train"):
-        for pairing in PAIRINGS:
+        for pairing in pairings:
             rows += bench_training(pairing, dims, args)
     if args.only in (None, "generate"):
-        for pairing in (p for p in PAIRINGS if p.generates):
+        for pairing in (p for p in pairings if p.generates):
             rows += bench_generation(pairing, dims, args)
 
     print(f"\ntokens/s: median over rounds; ratio: median of the per-round transfuse/peer speed ratios, "

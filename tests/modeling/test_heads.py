@@ -116,6 +116,32 @@ def test_lm_losses_match_their_definitions(architecture):
         torch.testing.assert_close(outputs.logits, teacher_forced)
 
 
+def test_sparse_masked_lm_prediction_matches_the_dense_loss_and_gradients():
+    """`sparse_prediction` projects only the masked positions: same loss and gradients, logits (N_masked, V)."""
+    tester = TransfuseModelTester("encoder")
+    dense = build(LM_HEADS["encoder"], tester.get_config())
+    sparse = build(LM_HEADS["encoder"], tester.get_config(sparse_prediction=True))
+    sparse.load_state_dict(dense.state_dict())
+    inputs = tester.prepare_inputs(LM_HEADS["encoder"])
+    labels = inputs["input_ids"].masked_fill(torch.rand(inputs["input_ids"].shape) > 0.3, -100)
+    labels[0, 0] = inputs["input_ids"][0, 0]  # at least one masked position
+    outputs = {}
+    for name, model in (("dense", dense), ("sparse", sparse)):
+        model.eval()
+        outputs[name] = model(**inputs, labels=labels)
+        outputs[name].loss.backward()
+    masked = labels.ne(-100)
+    assert outputs["sparse"].logits.shape == (int(masked.sum()), dense.config.vocab_size)
+    torch.testing.assert_close(outputs["sparse"].logits, outputs["dense"].logits[masked])
+    torch.testing.assert_close(outputs["sparse"].loss, outputs["dense"].loss)
+    for (name, grad_dense), grad_sparse in zip(
+        ((n, p.grad) for n, p in dense.named_parameters()), (p.grad for p in sparse.parameters())
+    ):
+        torch.testing.assert_close(grad_sparse, grad_dense, msg=name)
+    with torch.no_grad():  # without labels (fill-mask, pipelines) every position is scored as usual
+        assert sparse(**inputs).logits.shape == outputs["dense"].logits.shape
+
+
 @pytest.mark.parametrize("problem_type, num_labels, labels, loss", [
     ("single_label_classification", 3, torch.tensor([2, 0]), lambda z, y: F.cross_entropy(z, y)),
     ("multi_label_classification", 3, torch.tensor([[1.0, 0, 1], [0, 1, 0]]),

@@ -85,6 +85,7 @@ def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(
     check_run_folder("encoder", run, metrics)
     check_loss_fell(_history(run), len(AutoTokenizer.from_pretrained(run)), factor=0.8)
     check_loads_into_task_heads(run, "encoder")
+    assert json.loads((run / "config.json").read_text())["sparse_prediction"]  # masked tokens only reach the vocab
 
     train_file = write_sentiment(tmp_path / "train.jsonl", 240, seed=5)
     validation_file = write_sentiment(tmp_path / "validation.jsonl", 60, seed=6)

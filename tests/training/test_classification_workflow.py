@@ -244,7 +244,9 @@ def test_any_sequence_classification_model_from_a_folder(sentiment_rows, write_d
     )
     config = AutoConfig.from_pretrained(run_dir(tiny_flags))
     assert config.model_type == "bert" and config.id2label == {0: "neg", 1: "pos"}
-    assert f"fine-tuned from `{tmp_path / 'bert'}`" in (run_dir(tiny_flags) / MODEL_CARD_FILE).read_text()
+    card = (run_dir(tiny_flags) / MODEL_CARD_FILE).read_text()
+    assert f"fine-tuned from `{tmp_path / 'bert'}` with transfuse on " in card
+    assert card.split(" with transfuse on ")[1].split("\n")[0].rstrip(".").endswith("train.jsonl")  # not the eval file
     assert "accuracy" in results["eval"]
 
 

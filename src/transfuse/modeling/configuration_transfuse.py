@@ -56,6 +56,10 @@ class TransfuseConfig(PreTrainedConfig):
         pad_token_id, bos_token_id, eos_token_id, decoder_start_token_id (`int`, *optional*): special token ids;
             `decoder_start_token_id` defaults to `bos_token_id` for an encoder-decoder.
         initializer_range (`float`): std of the normal initialisation of weights.
+        sparse_prediction (`bool`): masked LM only: when labels are given, project only the masked positions
+            (labels != -100) onto the vocabulary, so `logits` is (N_masked, V) instead of (B, T, V). The loss is
+            the same; the step skips the vocabulary projection and log-softmax of the ~85% unmasked tokens
+            (as ModernBERT's `sparse_prediction`). `transfuse pretrain` turns it on for new encoders.
         use_cache (`bool`): return key/value caches for fast generation.
     """
 
@@ -86,6 +90,7 @@ class TransfuseConfig(PreTrainedConfig):
     eos_token_id: int | None = 3
     decoder_start_token_id: int | None = None
     initializer_range: float = 0.02
+    sparse_prediction: bool = False
     use_cache: bool = True
 
     def __post_init__(self, **kwargs):

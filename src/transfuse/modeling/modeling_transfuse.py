@@ -542,7 +542,11 @@ class TransfuseForMaskedLM(TransfusePreTrainedModel):
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              inputs_embeds=inputs_embeds, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states)
-        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V)
+        hidden_states = outputs.last_hidden_state  # (B, T, C)
+        if labels is not None and self.config.sparse_prediction:
+            masked = labels.ne(-100)  # (B, T): only these positions enter the loss
+            hidden_states, labels = hidden_states[masked], labels[masked]  # (N, C), (N,)
+        logits = self.lm_head(hidden_states)  # (B, T, V), or (N, V) under sparse prediction
         loss = None if labels is None else self.loss_function(
             logits, labels, self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch"))
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -102,6 +102,8 @@ def scratch_config(
             config._validate()
     if config.is_encoder_decoder and "decoder_start_token_id" not in overrides:
         config.decoder_start_token_id = tokenizer.bos_token_id
+    if isinstance(config, TransfuseConfig) and "sparse_prediction" not in overrides:
+        config.sparse_prediction = True  # masked LM: the vocabulary projection sees only the masked tokens
     return config
 
 

@@ -182,12 +182,13 @@ def write_model_card(
     command: str,
     dataset_name: str,
     split: str = "validation",
+    train_dataset: str | None = None,
     base_model: str | None = None,
     adapter: str | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write `README.md` with `model-index` metrics (task `task_type`), the command and how to load the
-    model."""
+    """Write `README.md` with `model-index` metrics (task `task_type`) on `dataset_name`'s `split`, what it was
+    trained on (`train_dataset`), the command and how to load the model."""
     output_dir = Path(output_dir)
     model_name = output_dir.resolve().name
     eval_results = [
@@ -215,7 +216,7 @@ def write_model_card(
     description = (
         f"A {task_type} model fine-tuned from {source}"
         + (f" with a {adapter} adapter" if adapter else "")
-        + f" with transfuse on {dataset_name}."
+        + f" with transfuse on {train_dataset or dataset_name}."
     )
     if adapter:
         usage = (

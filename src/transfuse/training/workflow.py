@@ -178,6 +178,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
             metrics=eval_quality,
             command=command,
             dataset_name=_short_source(data.sources.get("validation", data.sources["train"])),
+            train_dataset=_short_source(data.sources["train"]),
             base_model=loaded.base_model,
             adapter=args.adapter.adapter if args.adapter.enabled else None,
             hyperparameters=_hyperparameters(args),
