@@ -142,6 +142,8 @@ def train_ours(run: Run, config: dict, extra: dict, out: Path, timeout_s: float,
         "--overwrite_output_dir",
         "--disable_tqdm",
         "true",
+        "--fp32",  # score in fp32 like the reference (bf16 inference is timed by precision_check below)
+        "true",
     ]
     code, wall, cpu, tail = run_command(argv, timeout_s, env)
     if code != 0:

@@ -116,6 +116,20 @@ def test_lm_losses_match_their_definitions(architecture):
         torch.testing.assert_close(outputs.logits, teacher_forced)
 
 
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_init_scales_residual_projections_of_pre_norm_stacks(pre_norm):
+    """GPT-2's scheme: in pre-norm stacks o_proj and fc2 start at std / sqrt(2 x layers); other linears at std."""
+    from transfuse.modeling import TransfuseForCausalLM, get_preset
+
+    config = get_preset("small", "decoder", pre_norm=pre_norm)
+    layer = TransfuseForCausalLM(config).model.decoder.layers[0]
+    std = config.initializer_range
+    residual = std / (2 * config.num_hidden_layers) ** 0.5 if pre_norm else std
+    for linear, expected in ((layer.self_attn.q_proj, std), (layer.fc1, std),
+                             (layer.self_attn.o_proj, residual), (layer.fc2, residual)):
+        assert abs(linear.weight.std().item() / expected - 1) < 0.05
+
+
 def test_sparse_masked_lm_prediction_matches_the_dense_loss_and_gradients():
     """`sparse_prediction` projects only the masked positions: same loss and gradients, logits (N_masked, V)."""
     tester = TransfuseModelTester("encoder")

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.loss.loss_utils import ForMaskedLMLoss
@@ -221,6 +222,8 @@ class TransfuseLayer(GradientCheckpointingLayer):
         self.fc2 = nn.Linear(config.intermediate_size, C)
         self.final_layer_norm = nn.LayerNorm(C, eps=eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        for projection in (self.self_attn.o_proj, self.fc2, *([self.cross_attn.o_proj] if has_cross_attention else [])):
+            projection.writes_residual = True  # scaled init in pre-norm stacks (`_init_weights`)
 
     def _residual(self, x: torch.Tensor, norm: nn.LayerNorm, sublayer: Callable) -> tuple[torch.Tensor, object]:
         out, extra = sublayer(norm(x) if self.pre_norm else x)
@@ -391,6 +394,19 @@ class TransfusePreTrainedModel(PreTrainedModel):
     _no_split_modules = ["TransfuseLayer"]
     _supports_sdpa = True
     _keys_to_ignore_on_load_unexpected = [r"^model\.decoder\."]  # seq2seq checkpoints loaded into encoder heads
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """The library default (linears and embeddings ~ N(0, initializer_range), LayerNorms at identity), plus
+        GPT-2's scaled residual init for pre-norm stacks: the projections that write into the residual stream
+        (marked `writes_residual`: `o_proj`, `fc2`) start at std / sqrt(2 x layers), so the un-normalised residual
+        sum does not grow with depth."""
+        if self.config.pre_norm and getattr(module, "writes_residual", False):
+            std = self.config.initializer_range / math.sqrt(2 * self.config.num_hidden_layers)
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
 
 
 class TransfuseModel(TransfusePreTrainedModel):
