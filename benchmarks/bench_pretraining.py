@@ -158,7 +158,7 @@ def pretrain(
     model_args = ModelArguments(
         architecture=contender.architecture,
         preset=None if is_peer else "small",
-        config_overrides=contender.config_overrides(),
+        config_overrides=",".join(filter(None, [contender.config_overrides(), None if is_peer else args.transfuse_overrides])),
         tokenizer_name=tokenizer,
     )
     pretraining_args = PretrainingArguments(
@@ -309,6 +309,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--implementations", nargs="+", default=["transfuse", "hf"], choices=["transfuse", "hf"]
     )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--transfuse_overrides", default=None,
+                        help="extra config overrides for the transfuse models, e.g. sparse_prediction=false")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--learning_rate", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--vocab_size", type=int, default=8000)
