@@ -269,7 +269,7 @@ def prepare_transfuse(preset: str, directory: Path, with_tokenizer: bool) -> Pat
 def _table(headers: list[str], rows: list[list]) -> str:
     cells = [[f"{v:,.3f}" if isinstance(v, float) and abs(v) < 10 else f"{v:,.1f}" if isinstance(v, float)
               else f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     line = lambda values: "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="Smoke run: 12 steps, 128 validation rows.")
     parser.add_argument("--steps", type=int, default=600, help="Optimizer steps per run.")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS,
+                        help="Methods to train (none: only the 4-bit footprint of `base`).")
     parser.add_argument("--transfuse_base", default=None, help="A pretrained transfuse encoder (with tokenizer) "
                                                                "instead of a random `small` one.")
     parser.add_argument("--skip_footprint", action="store_true", help="Skip the 4-bit vs fp32 `base` footprint.")

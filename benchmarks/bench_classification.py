@@ -315,6 +315,8 @@ def main() -> None:
         help=f"Comma-separated subset of: {', '.join(run.name for run in RUNS)}.",
     )
     parser.add_argument("--no_reference", action="store_true", help="Skip the plain-Trainer reference runs.")
+    parser.add_argument("--reference_only", action="store_true",
+                        help="Run only the plain-Trainer references (e.g. on another core, next to --no_reference).")
     parser.add_argument(
         "--max_minutes", type=float, default=20.0, help="Time cap of every training subprocess."
     )
@@ -335,10 +337,12 @@ def main() -> None:
         out = REPO / options.output_dir / run.name
         out.mkdir(parents=True, exist_ok=True)
         print(f"== {run.name}: transfuse train classification {run.config}", flush=True)
-        entry = {"target": run.target, "ours": train_ours(run, config, extra, out / "ours", timeout_s, env)}
-        print(f"   ours: {json.dumps({k: v for k, v in entry['ours'].items() if k != 'log'})}", flush=True)
-        if entry["ours"]["status"] != "ok":
-            print(entry["ours"].get("log", ""), flush=True)
+        entry = {"target": run.target, "ours": {"status": "skipped"}}
+        if not options.reference_only:
+            entry["ours"] = train_ours(run, config, extra, out / "ours", timeout_s, env)
+            print(f"   ours: {json.dumps({k: v for k, v in entry['ours'].items() if k != 'log'})}", flush=True)
+            if entry["ours"]["status"] != "ok":
+                print(entry["ours"].get("log", ""), flush=True)
         if not options.no_reference:
             entry["reference"] = train_reference(run, config, extra, out, timeout_s, env)
             print(
