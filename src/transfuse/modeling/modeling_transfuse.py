@@ -222,7 +222,8 @@ class TransfuseLayer(GradientCheckpointingLayer):
         self.fc2 = nn.Linear(config.intermediate_size, C)
         self.final_layer_norm = nn.LayerNorm(C, eps=eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        for projection in (self.self_attn.o_proj, self.fc2, *([self.cross_attn.o_proj] if has_cross_attention else [])):
+        residual_writers = [self.self_attn.o_proj, self.fc2] + ([self.cross_attn.o_proj] if has_cross_attention else [])
+        for projection in residual_writers:
             projection.writes_residual = True  # scaled init in pre-norm stacks (`_init_weights`)
 
     def _residual(self, x: torch.Tensor, norm: nn.LayerNorm, sublayer: Callable) -> tuple[torch.Tensor, object]:
