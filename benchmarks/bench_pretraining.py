@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import shlex
 import sys
 import tempfile
@@ -173,7 +174,7 @@ def pretrain(
         max_steps=10**7,
         per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=64,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate[contender.architecture],
         lr_scheduler_type="constant",
         weight_decay=0.01,
         bf16=bf16,
@@ -271,6 +272,43 @@ def finetune_sst2(
     return json.loads((output_dir / "metrics.json").read_text())["eval"]["accuracy"]
 
 
+def adapt_to_sst2(run_dir: str, args: argparse.Namespace, workdir: Path) -> str:
+    """Task-adaptive pretraining (Gururangan et al. 2020): `transfuse pretrain` continues the encoder's masked-LM
+    training on the SST-2 training sentences, without their labels, for `--tapt_minutes`."""
+    import json
+
+    from transfuse.cli.main import main as transfuse
+
+    text = workdir / "sst2_text"
+    text.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation"):
+        rows = [json.loads(line) for line in (SST2 / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        (text / f"{split}.txt").write_text("".join(row["text"] + "\n" for row in rows), encoding="utf-8")
+    output_dir = workdir / "runs" / "transfuse-encoder-sst2-adapted"
+    options = {
+        "architecture": "encoder",
+        "model_name_or_path": run_dir,
+        "train_files": text / "train.txt",
+        "validation_files": text / "validation.txt",
+        "block_size": args.encoder_block_size,
+        "max_train_minutes": args.tapt_minutes,
+        "max_steps": 10**7,
+        "learning_rate": args.encoder_learning_rate,
+        "lr_scheduler_type": "constant_with_warmup",
+        "warmup_steps": 50,
+        "per_device_train_batch_size": args.batch_size,
+        "weight_decay": 0.01,
+        "logging_steps": 50,
+        "save_strategy": "no",
+        "seed": args.seed,
+        "disable_tqdm": "true",
+        "output_dir": output_dir,
+    }
+    argv = ["pretrain", *as_flags(options), "--overwrite_output_dir"]
+    assert transfuse(argv) == 0, shlex.join(argv)
+    return str(output_dir)
+
+
 def sample(run_dir: str, args: argparse.Namespace) -> dict[str, str]:
     from transformers import set_seed
 
@@ -303,7 +341,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per run (default 20)")
     parser.add_argument(
-        "--architectures", nargs="+", default=["decoder", "encoder"], choices=["decoder", "encoder"]
+        "--architectures", nargs="*", default=["decoder", "encoder"], choices=["decoder", "encoder"],
+        help="models to pretrain now (none: only fine-tune --pretrained_encoder on SST-2)",
     )
     parser.add_argument(
         "--implementations", nargs="+", default=["transfuse", "hf"], choices=["transfuse", "hf"]
@@ -312,7 +351,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transfuse_overrides", default=None,
                         help="extra config overrides for the transfuse models, e.g. sparse_prediction=false")
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--learning_rate", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--decoder_learning_rate", type=float, default=1e-3, help="peak learning rate, decoders")
+    parser.add_argument(
+        "--encoder_learning_rate", type=float, default=5e-4,
+        help="peak learning rate, encoders (post-norm, as BERT: at 1e-3 the transfuse encoder stalled on the unigram "
+        "plateau for a whole 20-minute run)",
+    )
     parser.add_argument("--vocab_size", type=int, default=8000)
     parser.add_argument("--decoder_block_size", type=int, default=256)
     parser.add_argument("--encoder_block_size", type=int, default=128)
@@ -326,6 +370,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["encoder"],
         choices=["encoder", "decoder"],
         help="pretrained transfuse models fine-tuned on SST-2 next to the same model from scratch",
+    )
+    parser.add_argument(
+        "--pretrained_encoder", default=None,
+        help="a transfuse encoder run folder pretrained earlier (by this script): fine-tuned on SST-2 instead of "
+        "pretraining one now",
+    )
+    parser.add_argument(
+        "--sst2_starts", nargs="+", default=["pretrained", "from scratch"], choices=["pretrained", "from scratch"],
+        help="which SST-2 runs to make (one each per process lets two cores run them side by side)",
+    )
+    parser.add_argument(
+        "--tapt_minutes", type=float, default=0.0,
+        help="before fine-tuning, continue the pretrained encoder's masked-LM training on the SST-2 training "
+        "sentences (no labels) for this long (task-adaptive pretraining; 0: off)",
     )
     parser.add_argument(
         "--ft_bf16",
@@ -346,6 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.minutes, args.ft_steps, args.sample_tokens = min(args.minutes, 0.25), min(args.ft_steps, 30), 20
         args.vocab_size, args.decoder_block_size, args.encoder_block_size = 1000, 64, 64
     args.block_size = {"decoder": args.decoder_block_size, "encoder": args.encoder_block_size}
+    args.learning_rate = {"decoder": args.decoder_learning_rate, "encoder": args.encoder_learning_rate}
     return args
 
 
@@ -406,26 +465,32 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows
         ],
     )
-    print(
-        f"\nPretraining, {args.minutes:g} min per run ({'quick' if args.quick else 'full'} corpus):\n{table}"
-    )
+    if rows:
+        print(
+            f"\nPretraining, {args.minutes:g} min per run ({'quick' if args.quick else 'full'} corpus):\n{table}"
+        )
 
     report: dict[str, Any] = {
         "settings": {k: v for k, v in vars(args).items()},
         "environment": environment(),
         "pretraining": rows,
     }
-    ours = {r["architecture"]: r for r in rows if r["model"].startswith("transfuse")}
+    ours = {r["architecture"]: r["run_dir"] for r in rows if r["model"].startswith("transfuse")}
+    if args.pretrained_encoder:
+        ours["encoder"] = args.pretrained_encoder
     sst2_rows = []
     for architecture in args.sst2_from if args.ft_steps > 0 else []:
         if architecture in ours:
-            for start, model_dir in (("pretrained", ours[architecture]["run_dir"]), ("from scratch", None)):
+            for start in args.sst2_starts:
+                model_dir = ours[architecture] if start == "pretrained" else None
+                if model_dir and args.tapt_minutes > 0:
+                    model_dir, start = adapt_to_sst2(model_dir, args, workdir), "pretrained + SST-2 text"
                 accuracy = finetune_sst2(
                     architecture,
                     model_dir,
                     tokenizer,
                     args,
-                    workdir / f"sst2-{architecture}-{start.replace(' ', '-')}",
+                    workdir / f"sst2-{architecture}-{re.sub('[^a-zA-Z0-9]+', '-', start)}",
                 )
                 sst2_rows.append({"architecture": architecture, "start": start, "accuracy": accuracy})
     if sst2_rows:
@@ -438,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     if "decoder" in ours:
-        report["samples"] = sample(ours["decoder"]["run_dir"], args)
+        report["samples"] = sample(ours["decoder"], args)
         for name, text in report["samples"].items():
             print(f"\nSample ({name}): {text}")
     if args.json:
