@@ -10,8 +10,10 @@ train (batch 32, 64 tokens, AdamW, linear warm-up/decay) and scores the validati
   counts in neither method); peak RSS too;
 * median step time (after 3 warm-up steps) and validation accuracy.
 
-Methods: full fine-tuning, LoRA, DoRA, IA3 and QLoRA (4-bit nf4 base + LoRA), all with transfuse's defaults
-(`--adapter METHOD`, default target modules for the architecture). A second part loads a random transfuse `base`
+Methods: full fine-tuning, LoRA, DoRA, IA3 and QLoRA (4-bit nf4 base + LoRA), through `--adapter METHOD` with
+transfuse's defaults (rank 8, alpha 16), except the LoRA-family targets of MiniLM (`LORA_TARGETS`: the four
+attention projections and the pooler; `--target_modules` overrides). `--parallel 2` runs two workers at once,
+each pinned to its own core. A second part loads a random transfuse `base`
 (110M parameters; linear layers hold most weights, embeddings stay in float) in fp32 and in 4-bit, each in a
 fresh subprocess, and compares their memory footprints.
 
@@ -21,7 +23,7 @@ measure how much an adapter can learn on top of random features, not transfer.
 
     python benchmarks/bench_adapters.py --quick                        # smoke run, a few minutes
     python benchmarks/bench_adapters.py --steps 600 --json results/bench_adapters.json
-    python benchmarks/bench_adapters.py --models minilm --methods full lora --steps 1500
+    python benchmarks/bench_adapters.py --models minilm --methods full lora --steps 900 --parallel 2
 
 Targets: LoRA trains <= 1% of the parameters with <= 0.6x the training memory of full fine-tuning and reaches
 an accuracy within 1.5 points of it (MiniLM); the 4-bit `base` takes <= 0.35x its fp32 footprint.
@@ -33,11 +35,13 @@ import argparse
 import json
 import os
 import platform
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +53,10 @@ LEARNING_RATES = {
     "minilm": {"full": 1e-4, "lora": 1e-3, "dora": 1e-3, "ia3": 3e-3, "qlora4": 1e-3},
     "transfuse-small": {"full": 5e-4, "lora": 1e-3, "dora": 1e-3, "ia3": 3e-3, "qlora4": 1e-3},
 }
+# LoRA/DoRA/QLoRA targets: None = transfuse's default for the architecture (peft's `query`, `value` for BERT).
+# For MiniLM, a sentence encoder trained through mean pooling, the classifier reads the pooler over `[CLS]`;
+# adapting the pooler and all four attention projections is what closes most of the gap to full fine-tuning.
+LORA_TARGETS = {"minilm": ["query", "key", "value", "attention.output.dense", "pooler.dense"], "transfuse-small": None}
 ADAPTER_FLAGS = {"full": {"adapter": "none"}, "lora": {"adapter": "lora"}, "dora": {"adapter": "dora"},
                  "ia3": {"adapter": "ia3"}, "qlora4": {"adapter": "lora", "quantization": "4bit"}}
 
@@ -158,7 +166,9 @@ def run_worker(args: argparse.Namespace) -> dict:
     encode = dict(truncation=True, max_length=args.max_length)
     train_enc, val_enc = tokenizer(train_texts, **encode), tokenizer(val_texts, **encode)
 
-    adapter_args = AdapterArguments(**ADAPTER_FLAGS[args.method])
+    lora_family = ADAPTER_FLAGS[args.method]["adapter"] in ("lora", "dora")
+    lora_flags = {"lora_r": args.lora_r, "lora_alpha": 2 * args.lora_r, "target_modules": args.target_modules}
+    adapter_args = AdapterArguments(**ADAPTER_FLAGS[args.method], **(lora_flags if lora_family else {}))
     auto_class = AutoModelForSequenceClassification
     rss_before_load = rss_mib()
     model, info = auto_class.from_pretrained(
@@ -228,15 +238,16 @@ def run_footprint_worker(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _spawn(argv: list[str], timeout: float) -> dict:
+def _spawn(argv: list[str], timeout: float, core: int | None = None) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TRANSFORMERS_VERBOSITY": "error",
            # glibc: large blocks always mmap'd (freed straight back to the OS) and few arenas, so RSS follows the
            # memory tensors really hold instead of the allocator's cache
            "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
     start = time.perf_counter()
+    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
     done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
+                          env=env, cwd=REPO, preexec_fn=pin)
     if done.returncode != 0:
         raise RuntimeError(f"worker {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -307,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout_minutes", type=float, default=60, help="Cap on each worker process.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (1: steadier figures on a "
                                                                   "shared machine).")
+    parser.add_argument("--lora_r", type=int, default=8, help="LoRA/DoRA/QLoRA rank (alpha = 2 x rank).")
+    parser.add_argument("--target_modules", nargs="+", default=None, help="LoRA/DoRA/QLoRA target modules of every "
+                        "model (default: LORA_TARGETS).")
+    parser.add_argument("--learning_rates", nargs="+", default={}, type=lambda item: item.split("="),
+                        metavar="METHOD=LR", help="Override the peak learning rate of methods, e.g. lora=2e-3.")
+    parser.add_argument("--parallel", type=int, default=1, help="Workers at once, each pinned to its own core (use "
+                        "with --threads 1; memory is per process, so only wall time changes).")
     parser.add_argument("--json", default=None, help="Write settings and every figure to this file.")
     # worker mode (internal)
     parser.add_argument("--worker", choices=["train", "footprint"], help=argparse.SUPPRESS)
@@ -318,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max_length", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if isinstance(args.learning_rates, list):
+        args.learning_rates = {method: float(rate) for method, rate in args.learning_rates}
 
     if args.worker:
         result = run_worker(args) if args.worker == "train" else run_footprint_worker(args)
@@ -335,18 +355,42 @@ def main(argv: list[str] | None = None) -> int:
         paths = {"minilm": minilm_path()}
         if "transfuse-small" in args.models:
             paths["transfuse-small"] = args.transfuse_base or str(prepare_transfuse("small", Path(tmp) / "small", True))
-        for model in args.models:
-            for method in args.methods:
-                worker = ["--worker", "train", "--model", model, "--method", method, "--model_path", paths[model],
-                          "--learning_rate", str(LEARNING_RATES[model][method]), "--steps", str(steps),
-                          "--threads", str(args.threads)]
-                if max_eval:
-                    worker += ["--max_eval_samples", str(max_eval)]
-                result = _spawn(worker, timeout)
-                results.append(result)
-                print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  trainable {result['trainable_percent']:.3f}%  "
-                      f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
-                      flush=True)
+        jobs = [(model, method) for model in args.models for method in args.methods]
+        learning_rates = {model: {**rates, **args.learning_rates} for model, rates in LEARNING_RATES.items()}
+
+        def train(job: tuple[str, str], core: int | None) -> dict:
+            model, method = job
+            worker = ["--worker", "train", "--model", model, "--method", method, "--model_path", paths[model],
+                      "--learning_rate", str(learning_rates[model][method]), "--steps", str(steps),
+                      "--threads", str(args.threads), "--lora_r", str(args.lora_r)]
+            targets = args.target_modules or LORA_TARGETS[model]
+            if targets:
+                worker += ["--target_modules", *targets]
+            if max_eval:
+                worker += ["--max_eval_samples", str(max_eval)]
+            result = _spawn(worker, timeout, core)
+            print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  trainable {result['trainable_percent']:.3f}%  "
+                  f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
+                  flush=True)
+            return result
+
+        if args.parallel > 1:  # one worker per core at a time; each measures its own process's memory
+            cores = sorted(os.sched_getaffinity(0))[: args.parallel]
+            free = queue.SimpleQueue()
+            for core in cores:
+                free.put(core)
+
+            def on_a_free_core(job: tuple[str, str]) -> dict:
+                core = free.get()
+                try:
+                    return train(job, core)
+                finally:
+                    free.put(core)
+
+            with ThreadPoolExecutor(max_workers=len(cores)) as pool:
+                results = list(pool.map(on_a_free_core, jobs))
+        else:
+            results = [train(job, None) for job in jobs]
         if not args.skip_footprint:
             base = prepare_transfuse("base", Path(tmp) / "base", with_tokenizer=False)
             footprint = {p: _spawn(["--worker", "footprint", "--method", p, "--model_path", str(base)], timeout)
@@ -367,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         import torch
 
-        payload = {"settings": {"steps": steps, "threads": args.threads, "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
-                                "learning_rates": LEARNING_RATES, "transfuse_base": args.transfuse_base,
+        payload = {"settings": {"steps": steps, "threads": args.threads, "parallel": args.parallel,
+                                "lora_r": args.lora_r, "target_modules": args.target_modules or LORA_TARGETS, "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
+                                "learning_rates": {m: {**r, **args.learning_rates} for m, r in LEARNING_RATES.items()}, "transfuse_base": args.transfuse_base,
                                 "command": " ".join([Path(sys.executable).name, *sys.argv])},
                    "environment": {"python": platform.python_version(), "torch": torch.__version__,
                                    "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
