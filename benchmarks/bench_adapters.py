@@ -304,6 +304,14 @@ def targets(results: list[dict], footprint: dict | None) -> list[str]:
     return lines
 
 
+def method_rate(item: str) -> tuple[str, float]:
+    """`--learning_rates` items: METHOD=LR, e.g. lora=2e-3."""
+    method, _, rate = item.partition("=")
+    if method not in METHODS or not rate:
+        raise argparse.ArgumentTypeError(f"{item!r}: expected METHOD=LR with METHOD one of {', '.join(METHODS)}")
+    return method, float(rate)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Smoke run: 12 steps, 128 validation rows.")
@@ -321,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lora_r", type=int, default=8, help="LoRA/DoRA/QLoRA rank (alpha = 2 x rank).")
     parser.add_argument("--target_modules", nargs="+", default=None, help="LoRA/DoRA/QLoRA target modules of every "
                         "model (default: LORA_TARGETS).")
-    parser.add_argument("--learning_rates", nargs="+", default={}, type=lambda item: item.split("="),
-                        metavar="METHOD=LR", help="Override the peak learning rate of methods, e.g. lora=2e-3.")
+    parser.add_argument("--learning_rates", nargs="+", default=[], type=method_rate, metavar="METHOD=LR",
+                        help="Override the peak learning rate of methods (every model), e.g. lora=2e-3.")
     parser.add_argument("--parallel", type=int, default=1, help="Workers at once, each pinned to its own core (use "
                         "with --threads 1; memory is per process, so only wall time changes).")
     parser.add_argument("--json", default=None, help="Write settings and every figure to this file.")
@@ -336,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max_length", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if isinstance(args.learning_rates, list):
-        args.learning_rates = {method: float(rate) for method, rate in args.learning_rates}
+    args.learning_rates = dict(args.learning_rates)
 
     if args.worker:
         result = run_worker(args) if args.worker == "train" else run_footprint_worker(args)
@@ -413,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
 
         payload = {"settings": {"steps": steps, "threads": args.threads, "parallel": args.parallel,
                                 "lora_r": args.lora_r, "target_modules": args.target_modules or LORA_TARGETS, "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
-                                "learning_rates": {m: {**r, **args.learning_rates} for m, r in LEARNING_RATES.items()}, "transfuse_base": args.transfuse_base,
+                                "learning_rates": learning_rates, "transfuse_base": args.transfuse_base,
                                 "command": " ".join([Path(sys.executable).name, *sys.argv])},
                    "environment": {"python": platform.python_version(), "torch": torch.__version__,
                                    "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},

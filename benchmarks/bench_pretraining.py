@@ -437,35 +437,35 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['tokens_per_s']:.0f} tokens/s, {row['steps']} steps",
                     flush=True,
                 )
-    headers = (
-        "model",
-        "precision",
-        "parameters",
-        "steps",
-        "train tokens",
-        "tokens/s",
-        "tokens/CPU-s",
-        "val loss",
-        "val perplexity",
-    )
-    table = format_table(
-        headers,
-        [
-            [
-                r["model"],
-                r["precision"],
-                f"{r['parameters']:,}",
-                r["steps"],
-                f"{r['train_tokens']:,}",
-                r["tokens_per_s"],
-                r["tokens_per_cpu_s"],
-                r["val_loss"],
-                r["val_perplexity"],
-            ]
-            for r in rows
-        ],
-    )
     if rows:
+        headers = (
+            "model",
+            "precision",
+            "parameters",
+            "steps",
+            "train tokens",
+            "tokens/s",
+            "tokens/CPU-s",
+            "val loss",
+            "val perplexity",
+        )
+        table = format_table(
+            headers,
+            [
+                [
+                    r["model"],
+                    r["precision"],
+                    f"{r['parameters']:,}",
+                    r["steps"],
+                    f"{r['train_tokens']:,}",
+                    r["tokens_per_s"],
+                    r["tokens_per_cpu_s"],
+                    r["val_loss"],
+                    r["val_perplexity"],
+                ]
+                for r in rows
+            ],
+        )
         print(
             f"\nPretraining, {args.minutes:g} min per run ({'quick' if args.quick else 'full'} corpus):\n{table}"
         )
