@@ -130,6 +130,19 @@ def test_init_scales_residual_projections_of_pre_norm_stacks(pre_norm):
         assert abs(linear.weight.std().item() / expected - 1) < 0.05
 
 
+def test_init_scales_by_each_stacks_own_residual_branches():
+    """An encoder-decoder's decoder has its own depth and three residual writers per layer (cross-attention too)."""
+    from transfuse.modeling import TransfuseForConditionalGeneration, get_preset
+
+    config = get_preset("small", "encoder-decoder", pre_norm=True, num_hidden_layers=2, num_decoder_layers=6)
+    model = TransfuseForConditionalGeneration(config).model
+    std = config.initializer_range
+    encoder_layer, decoder_layer = model.encoder.layers[0], model.decoder.layers[0]
+    for linear, branches in ((encoder_layer.fc2, 2 * 2), (decoder_layer.fc2, 3 * 6),
+                             (decoder_layer.self_attn.o_proj, 3 * 6), (decoder_layer.cross_attn.o_proj, 3 * 6)):
+        assert abs(linear.weight.std().item() / (std / branches**0.5) - 1) < 0.05
+
+
 def test_sparse_masked_lm_prediction_matches_the_dense_loss_and_gradients():
     """`sparse_prediction` projects only the masked positions: same loss and gradients, logits (N_masked, V)."""
     tester = TransfuseModelTester("encoder")

@@ -60,7 +60,8 @@ def sinusoidal_positions(position_ids: torch.Tensor, dim: int, dtype: torch.dtyp
 
 def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype):
     """cos/sin tables for rotary position embeddings (Su et al. 2021), computed for the given positions."""
-    freqs = position_ids[..., None].float() * _inverse_frequencies(head_dim, theta, position_ids.device)  # (B, T, hs/2)
+    inverse_frequencies = _inverse_frequencies(head_dim, theta, position_ids.device)  # (hs/2,)
+    freqs = position_ids[..., None].float() * inverse_frequencies  # (B, T, hs/2)
     angles = torch.cat([freqs, freqs], dim=-1)  # (B, T, hs)
     return angles.cos().to(dtype), angles.sin().to(dtype)
 
@@ -123,7 +124,9 @@ def eager_attention(q, k, v, bias, is_causal, dropout, scaling):
 
 def sdpa_attention(q, k, v, bias, is_causal, dropout, scaling):
     """`torch.nn.functional.scaled_dot_product_attention`: fused kernels, no probabilities returned."""
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal, scale=scaling)
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal, scale=scaling
+    )
     return out, None  # (B, nh, T, hs)
 
 
@@ -222,9 +225,9 @@ class TransfuseLayer(GradientCheckpointingLayer):
         self.fc2 = nn.Linear(config.intermediate_size, C)
         self.final_layer_norm = nn.LayerNorm(C, eps=eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        residual_writers = [self.self_attn.o_proj, self.fc2] + ([self.cross_attn.o_proj] if has_cross_attention else [])
-        for projection in residual_writers:
-            projection.writes_residual = True  # scaled init in pre-norm stacks (`_init_weights`)
+        self.residual_writers = [self.self_attn.o_proj, self.fc2]
+        if has_cross_attention:
+            self.residual_writers.append(self.cross_attn.o_proj)
 
     def _residual(self, x: torch.Tensor, norm: nn.LayerNorm, sublayer: Callable) -> tuple[torch.Tensor, object]:
         out, extra = sublayer(norm(x) if self.pre_norm else x)
@@ -282,7 +285,9 @@ class TransfuseStack(nn.Module):
         self.is_decoder = is_decoder
         C = config.hidden_size
         self.embed_scale = math.sqrt(C) if config.scale_embedding else 1.0
-        self.embed_tokens = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id) if embed_tokens else None
+        self.embed_tokens = None
+        if embed_tokens:
+            self.embed_tokens = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
         if config.position_embedding_type == "learned":
             self.embed_positions = nn.Embedding(config.max_position_embeddings, C)
         self.embed_layer_norm = None if config.pre_norm else nn.LayerNorm(C, eps=config.layer_norm_eps)
@@ -291,6 +296,11 @@ class TransfuseStack(nn.Module):
             TransfuseLayer(config, i, is_decoder=is_decoder, has_cross_attention=has_cross_attention)
             for i in range(num_layers)
         )
+        # scaled residual init (`_init_weights`): each projection that adds into the residual stream knows how many
+        # such additions the stack makes (2 per layer, 3 with cross-attention)
+        writers = [projection for layer in self.layers for projection in layer.residual_writers]
+        for projection in writers:
+            projection.residual_branches = len(writers)
         self.final_layer_norm = nn.LayerNorm(C, eps=config.layer_norm_eps) if config.pre_norm else None
 
     def _position_ids(self, attention_mask, batch_size, length, past_length, device) -> torch.Tensor:
@@ -340,7 +350,8 @@ class TransfuseStack(nn.Module):
         if self.config.position_embedding_type == "learned":
             hidden_states = hidden_states + self.embed_positions(position_ids)
         elif self.config.position_embedding_type == "sinusoidal":
-            hidden_states = hidden_states + sinusoidal_positions(position_ids, hidden_states.shape[-1], hidden_states.dtype)
+            positions = sinusoidal_positions(position_ids, hidden_states.shape[-1], hidden_states.dtype)  # (B, T, C)
+            hidden_states = hidden_states + positions
         else:
             rotary = rotary_cos_sin(position_ids, self.config.head_dim, self.config.rope_theta, hidden_states.dtype)
         if self.embed_layer_norm is not None:
@@ -350,7 +361,8 @@ class TransfuseStack(nn.Module):
         padding = attention_mask if attention_mask is not None and not bool(attention_mask.all()) else None
         bias = attention_bias(padding, T, past_length, self.is_decoder, hidden_states.dtype)
         encoder_bias = None
-        if encoder_hidden_states is not None and encoder_attention_mask is not None and not encoder_attention_mask.all():
+        encoder_padded = encoder_attention_mask is not None and not encoder_attention_mask.all()
+        if encoder_hidden_states is not None and encoder_padded:
             encoder_bias = attention_bias(encoder_attention_mask, T, 0, False, hidden_states.dtype)
 
         all_hidden_states = [] if output_hidden_states else None
@@ -399,10 +411,10 @@ class TransfusePreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """The library default (linears and embeddings ~ N(0, initializer_range), LayerNorms at identity), plus
         GPT-2's scaled residual init for pre-norm stacks: the projections that write into the residual stream
-        (marked `writes_residual`: `o_proj`, `fc2`) start at std / sqrt(2 x layers), so the un-normalised residual
-        sum does not grow with depth."""
-        if self.config.pre_norm and getattr(module, "writes_residual", False):
-            std = self.config.initializer_range / math.sqrt(2 * self.config.num_hidden_layers)
+        (`o_proj`, `fc2`, marked with their stack's `residual_branches`: 2 per layer, 3 with cross-attention) start
+        at std / sqrt(residual_branches), so the un-normalised residual sum does not grow with depth."""
+        if self.config.pre_norm and hasattr(module, "residual_branches"):
+            std = self.config.initializer_range / math.sqrt(module.residual_branches)
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -691,7 +703,8 @@ class TransfuseForSequenceClassification(_EncoderTaskHead):
         return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]  # (B, C)
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> SequenceClassifierOutput:
+                output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs) -> SequenceClassifierOutput:
         outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
                                       output_hidden_states)
         if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
@@ -735,7 +748,8 @@ class TransfuseForTokenClassification(_EncoderTaskHead):
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> TokenClassifierOutput:
+                output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs) -> TokenClassifierOutput:
         outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
                                       output_hidden_states)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, num_labels)
