@@ -44,8 +44,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from common import SST2, read_jsonl
+
 REPO = Path(__file__).resolve().parents[1]
-SST2 = REPO.parent / "shared" / "data" / "classification" / "sst2"
 METHODS = ("full", "lora", "dora", "ia3", "qlora4")
 MODELS = ("minilm", "transfuse-small")
 # peak learning rates: adapters tolerate (and need) far larger ones than full fine-tuning of a pretrained model
@@ -118,7 +119,8 @@ def _training_order(num_rows: int, batch_size: int, steps: int, seed: int) -> li
 
     generator = torch.Generator().manual_seed(seed)
     passes = steps * batch_size // num_rows + 1
-    return torch.cat([torch.randperm(num_rows, generator=generator) for _ in range(passes)])[: steps * batch_size].tolist()
+    order = torch.cat([torch.randperm(num_rows, generator=generator) for _ in range(passes)])
+    return order[: steps * batch_size].tolist()
 
 
 def _collate(encodings: dict, labels: list[int], index: list[int]) -> dict:
@@ -135,7 +137,7 @@ def _collate(encodings: dict, labels: list[int], index: list[int]) -> dict:
 
 
 def _read_split(name: str, limit: int | None) -> tuple[list[str], list[int]]:
-    rows = [json.loads(line) for line in (SST2 / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_jsonl(SST2 / f"{name}.jsonl")
     rows = rows[:limit] if limit else rows
     return [r["text"] for r in rows], [int(r["label"]) for r in rows]
 
@@ -300,7 +302,8 @@ def targets(results: list[dict], footprint: dict | None) -> list[str]:
                      f"{gap:+.1f} points below full FT [{'PASS' if gap <= 1.5 else 'FAIL'} <= 1.5]")
     if footprint:
         ratio = footprint["4bit"]["memory_footprint_mib"] / footprint["fp32"]["memory_footprint_mib"]
-        lines.append(f"transfuse base: 4-bit footprint {ratio:.3f}x fp32 [{'PASS' if ratio <= 0.35 else 'FAIL'} <= 0.35x]")
+        verdict = "PASS" if ratio <= 0.35 else "FAIL"
+        lines.append(f"transfuse base: 4-bit footprint {ratio:.3f}x fp32 [{verdict} <= 0.35x]")
     return lines
 
 
@@ -361,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_adapters_") as tmp:
         paths = {"minilm": minilm_path()}
         if "transfuse-small" in args.models:
-            paths["transfuse-small"] = args.transfuse_base or str(prepare_transfuse("small", Path(tmp) / "small", True))
+            small = args.transfuse_base or prepare_transfuse("small", Path(tmp) / "small", True)
+            paths["transfuse-small"] = str(small)
         jobs = [(model, method) for model in args.models for method in args.methods]
         learning_rates = {model: {**rates, **args.learning_rates} for model, rates in LEARNING_RATES.items()}
 
@@ -376,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             if max_eval:
                 worker += ["--max_eval_samples", str(max_eval)]
             result = _spawn(worker, timeout, core)
-            print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  trainable {result['trainable_percent']:.3f}%  "
+            print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  "
+                  f"trainable {result['trainable_percent']:.3f}%  "
                   f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
                   flush=True)
             return result
@@ -419,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         payload = {"settings": {"steps": steps, "threads": args.threads, "parallel": args.parallel,
-                                "lora_r": args.lora_r, "target_modules": args.target_modules or LORA_TARGETS, "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
+                                "lora_r": args.lora_r, "target_modules": args.target_modules or LORA_TARGETS,
+                                "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
                                 "learning_rates": learning_rates, "transfuse_base": args.transfuse_base,
                                 "command": " ".join([Path(sys.executable).name, *sys.argv])},
                    "environment": {"python": platform.python_version(), "torch": torch.__version__,

@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import environment, format_table, save_json
+from common import SST2, environment, format_table, read_jsonl, save_json
 from transformers import BertConfig, GPT2Config, TrainerCallback, TrainingArguments
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "pretraining" / "en_public_domain"
-SST2 = REPO.parent / "shared" / "data" / "classification" / "sst2"
 PROMPT = "It was a dark and stormy night, and"
 DIMS = {"hidden": 256, "layers": 4, "heads": 4, "ffn": 1024, "positions": 512}
 
@@ -159,7 +158,9 @@ def pretrain(
     model_args = ModelArguments(
         architecture=contender.architecture,
         preset=None if is_peer else "small",
-        config_overrides=",".join(filter(None, [contender.config_overrides(), None if is_peer else args.transfuse_overrides])),
+        config_overrides=",".join(
+            filter(None, [contender.config_overrides(), None if is_peer else args.transfuse_overrides])
+        ),
         tokenizer_name=tokenizer,
     )
     pretraining_args = PretrainingArguments(
@@ -275,14 +276,12 @@ def finetune_sst2(
 def adapt_to_sst2(run_dir: str, args: argparse.Namespace, workdir: Path) -> str:
     """Task-adaptive pretraining (Gururangan et al. 2020): `transfuse pretrain` continues the encoder's masked-LM
     training on the SST-2 training sentences, without their labels, for `--tapt_minutes`."""
-    import json
-
     from transfuse.cli.main import main as transfuse
 
     text = workdir / "sst2_text"
     text.mkdir(parents=True, exist_ok=True)
     for split in ("train", "validation"):
-        rows = [json.loads(line) for line in (SST2 / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        rows = read_jsonl(SST2 / f"{split}.jsonl")
         (text / f"{split}.txt").write_text("".join(row["text"] + "\n" for row in rows), encoding="utf-8")
     output_dir = workdir / "runs" / "transfuse-encoder-sst2-adapted"
     options = {

@@ -16,6 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "classification" / "sst2"
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file, blank lines skipped (e.g. `SST2 / "train.jsonl"`)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
 
 class Timer:
     """Wall-clock and CPU seconds of a `with` block: `with Timer() as t: ...; t.seconds, t.cpu_seconds`.
