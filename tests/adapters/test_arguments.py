@@ -13,7 +13,8 @@ from transfuse.adapters import ADAPTERS, AdapterArguments, check_task_support, c
 def test_every_field_has_help_and_no_flag_collides_with_training_arguments():
     for f in dataclasses.fields(AdapterArguments):
         assert f.metadata.get("help"), f"--{f.name} has no help text"
-    assert not {f.name for f in dataclasses.fields(AdapterArguments)} & {f.name for f in dataclasses.fields(TrainingArguments)}
+    adapter_fields = {f.name for f in dataclasses.fields(AdapterArguments)}
+    assert not adapter_fields & {f.name for f in dataclasses.fields(TrainingArguments)}
 
 
 def test_parse_flags_and_yaml(tmp_path):

@@ -5,8 +5,9 @@
 The script runs through `runpy` as `__main__`, exactly as the launcher would run it. Around it, this process
 records into `RECORD_DIR/rank<R>.json`: every file it wrote or renamed (Python `open` for writing through an audit
 hook, plus `torch.save` and safetensors' `save_file`, which write from C++/Rust), each tokenization `datasets.map`
-actually computed (seen by the progress bar it opens; a result loaded from the cache opens none), and it saves the final weights of
-its in-memory model to `RECORD_DIR/rank<R>.safetensors`, so the test can compare the replicas of every rank.
+actually computed (seen by the progress bar it opens; a result loaded from the cache opens none), and it saves the
+final weights of its in-memory model to `RECORD_DIR/rank<R>.safetensors`, so the test can compare the replicas of
+every rank.
 
 With `PROBE_PAUSE_ON=<glob>` the process stops (sleeps) the first time it opens a matching file for writing, and
 with `PROBE_PAUSE_AT_STEP=<n>` right after optimizer step n, in both cases after writing `RECORD_DIR/paused-rank<R>`:

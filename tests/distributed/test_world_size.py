@@ -97,7 +97,8 @@ def test_trainer_that_sees_one_process_of_two_is_refused():
         world_size = 1
 
     env = {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "ACCELERATE_USE_CPU": "false"}
-    with pytest.raises(WorldSizeMismatchError, match="started 2 processes but the Trainer set up a process group of 1"):
+    expected = "started 2 processes but the Trainer set up a process group of 1"
+    with pytest.raises(WorldSizeMismatchError, match=expected):
         check_world_size(AloneTrainingArguments(), environ=env, launcher_argv=[])
 
 

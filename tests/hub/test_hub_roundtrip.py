@@ -134,7 +134,8 @@ def test_push_then_load_by_repo_id_without_transfuse(hub_runs, tmp_path):
     adapter_card = yaml.safe_load(adapter_files["README.md"].decode().split("---")[1])
     assert (adapter_card["base_model"], adapter_card["base_model_relation"]) == ("tester/tiny-classifier", "adapter")
     assert adapter_card["library_name"] == "peft"
-    assert "AutoPeftModelForSequenceClassification.from_pretrained(\n    'tester/tiny-classifier-lora'" in result["snippet"]
+    expected = "AutoPeftModelForSequenceClassification.from_pretrained(\n    'tester/tiny-classifier-lora'"
+    assert expected in result["snippet"]
     assert "transfuse train classification" in model_files["README.md"].decode()  # the command that trained it
 
     # the token: only in Authorization headers, never in a file, a card or any output

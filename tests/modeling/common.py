@@ -121,7 +121,8 @@ class TransfuseModelTester:
         mask = self.padding_mask(B, T, {1: self.padding}, self.padding_side)
         inputs = {"input_ids": self.pad(self.ids(T, generator=generator, vocab_size=vocab_size), mask),
                   "attention_mask": mask}
-        seq2seq = self.architecture == "encoder-decoder" and model_class in (TransfuseModel, LM_HEADS["encoder-decoder"])
+        seq2seq_classes = (TransfuseModel, LM_HEADS["encoder-decoder"])
+        seq2seq = self.architecture == "encoder-decoder" and model_class in seq2seq_classes
         if seq2seq:
             inputs["decoder_input_ids"] = self.ids(Td, generator=generator, vocab_size=vocab_size)
         if not with_labels:

@@ -109,7 +109,8 @@ def bert_state(take: Take) -> dict[str, torch.Tensor]:
         "lm_head.decoder.weight": take("cls.predictions.decoder.weight"),  # tied to the embeddings
         "lm_head.decoder.bias": take("cls.predictions.bias"),
         **renamed(take, "bert.embeddings", "model.encoder", {"LayerNorm": "embed_layer_norm"}),
-        **renamed(take, "cls.predictions", "lm_head", {"transform.dense": "dense", "transform.LayerNorm": "layer_norm"}),
+        **renamed(take, "cls.predictions", "lm_head",
+                  {"transform.dense": "dense", "transform.LayerNorm": "layer_norm"}),
     }
     take("cls.predictions.decoder.bias")  # tied to cls.predictions.bias
     for i in range(L):
@@ -124,7 +125,8 @@ def test_post_norm_encoder_matches_bert_masked_lm():
         max_position_embeddings=P, hidden_act="gelu", layer_norm_eps=1e-12, type_vocab_size=2, pad_token_id=0)))
     config = get_preset("tiny", "encoder", pre_norm=False, scale_embedding=False, hidden_act="gelu",
                         layer_norm_eps=1e-12, position_embedding_type="learned", **SPECIAL_IDS)
-    ours = load_strictly(TransfuseForMaskedLM(config), convert(bert, bert_state, ignored={"bert.embeddings.position_ids"}))
+    converted = convert(bert, bert_state, ignored={"bert.embeddings.position_ids"})
+    ours = load_strictly(TransfuseForMaskedLM(config), converted)
     input_ids = token_ids(2, 9)
     mask = torch.ones_like(input_ids)
     mask[1, 6:] = 0  # right padding: compare real tokens only

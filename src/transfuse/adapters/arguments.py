@@ -108,7 +108,8 @@ class AdapterArguments:
         _choose("quantization", self.quantization, QUANTIZATIONS)
         _choose("bnb_4bit_quant_type", self.bnb_4bit_quant_type, QUANT_TYPES)
         _choose("bnb_4bit_compute_dtype", self.bnb_4bit_compute_dtype, COMPUTE_DTYPES)
-        for flag in ("lora_r", "adalora_init_r", "adalora_target_r", "adalora_delta_t", "vera_r", "num_virtual_tokens"):
+        positive = ("lora_r", "adalora_init_r", "adalora_target_r", "adalora_delta_t", "vera_r", "num_virtual_tokens")
+        for flag in positive:
             value = getattr(self, flag)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"--{flag} {value!r} must be a positive integer.")

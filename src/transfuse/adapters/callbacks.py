@@ -32,9 +32,10 @@ class AdaLoraCallback(TrainerCallback):
                        **kwargs):
         config = _unwrap(model).peft_config[_unwrap(model).active_adapter]
         if state.max_steps != config.total_step:
+            outcome = "never finish" if config.total_step > state.max_steps else "end early"
             raise ValueError(
                 f"--adalora_total_step {config.total_step} does not match the {state.max_steps} optimizer steps of "
-                f"this run: AdaLoRA's rank budget would {'never finish' if config.total_step > state.max_steps else 'end early'}."
+                f"this run: AdaLoRA's rank budget would {outcome}."
                 f" Set --adalora_total_step {state.max_steps} (or --max_steps {config.total_step})."
             )
 

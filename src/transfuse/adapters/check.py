@@ -104,7 +104,8 @@ def check_adapter(model: nn.Module, inputs: dict, max_steps: int = 3, lr: float 
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     counted_trainable, counted_total = count_parameters(model)
     layers = {name: module for name, module in model.named_modules()
-              if isinstance(module, BaseTunerLayer) and not any(isinstance(c, BaseTunerLayer) for c in module.children())}
+              if isinstance(module, BaseTunerLayer)
+              and not any(isinstance(c, BaseTunerLayer) for c in module.children())}
     report = AdapterCheckReport(counted_trainable, counted_total, sorted(layers))
     called: set[str] = set()
     hooks = [module.register_forward_hook(lambda *_, name=name: called.add(name)) for name, module in layers.items()]

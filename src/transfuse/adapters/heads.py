@@ -18,7 +18,8 @@ def _missing_parameter_names(loading_info: Mapping | Iterable[str]) -> set[str]:
     """Missing keys plus shape-mismatched keys (re-initialised under `ignore_mismatched_sizes=True`)."""
     if isinstance(loading_info, Mapping):
         names = set(loading_info.get("missing_keys", ()))
-        names |= {item[0] if isinstance(item, (tuple, list)) else item for item in loading_info.get("mismatched_keys", ())}
+        mismatched = loading_info.get("mismatched_keys", ())
+        names |= {item[0] if isinstance(item, (tuple, list)) else item for item in mismatched}
         return names
     return set(loading_info)
 

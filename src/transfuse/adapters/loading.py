@@ -98,7 +98,9 @@ def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: An
     return model_class.from_pretrained(base, config=config, **kwargs), peft_config
 
 
-def load_for_inference(path: str | Path, is_trainable: bool = False, quantized: bool = True, **kwargs: Any) -> nn.Module:
+def load_for_inference(
+    path: str | Path, is_trainable: bool = False, quantized: bool = True, **kwargs: Any
+) -> nn.Module:
     """Load a run folder for prediction: a full model, or the base + adapter (a `PeftModel`) in eval mode.
 
     Args:

@@ -131,7 +131,8 @@ def infer_task_type(model: nn.Module) -> TaskType | None:
 def _accepts_past_key_values(model: nn.Module) -> bool:
     """peft's own test for prefix tuning: the head, or else its backbone, must take `past_key_values`."""
     backbone = getattr(model, getattr(model, "base_model_prefix", ""), None)
-    return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone) if m is not None)
+    models = [m for m in (model, backbone) if m is not None]
+    return any("past_key_values" in inspect.signature(m.forward).parameters for m in models)
 
 
 def check_task_support(args: AdapterArguments, task_type: TaskType | str | None) -> None:

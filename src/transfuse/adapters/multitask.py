@@ -146,7 +146,9 @@ class MultiTaskModel(nn.Module):
         path = Path(path)
         manifest_file = path / MULTITASK_FILE
         if not manifest_file.is_file():
-            raise FileNotFoundError(f"{manifest_file} not found: not a folder written by MultiTaskModel.save_pretrained.")
+            raise FileNotFoundError(
+                f"{manifest_file} not found: not a folder written by MultiTaskModel.save_pretrained."
+            )
         manifest = json.loads(manifest_file.read_text())
         model = cls.from_task_runs({name: path / name for name in manifest["tasks"]}, **load_kwargs)
         return model.set_task(manifest.get("default_task", model.task_names[0]))

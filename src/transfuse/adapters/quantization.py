@@ -30,7 +30,9 @@ def require_bitsandbytes(quantization: str) -> None:
     fix = ("install it with `pip install -U 'bitsandbytes>=0.45'` (CPU, CUDA, XPU and Apple builds are on PyPI), "
            "or train without --quantization (e.g. --adapter lora with a float base).")
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise RuntimeError(f"--quantization {quantization} needs the bitsandbytes package, which is not installed; {fix}")
+        raise RuntimeError(
+            f"--quantization {quantization} needs the bitsandbytes package, which is not installed; {fix}"
+        )
     try:
         from transformers.integrations import validate_bnb_backend_availability
 

@@ -20,7 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenizer": ("transfuse.cli.tokenizer:main", "train a tokenizer on raw text: transfuse tokenizer train ..."),
     "pretrain": ("transfuse.cli.pretrain:main", "pretrain an encoder, decoder or encoder-decoder on raw text"),
     "generate": ("transfuse.cli.generate:main", "generate text from prompts with a decoder or encoder-decoder"),
-    "merge": ("transfuse.cli.merge:main", "fold an adapter run into its base: transfuse merge RUN_DIR --output_dir DIR"),
+    "merge": (
+        "transfuse.cli.merge:main", "fold an adapter run into its base: transfuse merge RUN_DIR --output_dir DIR"
+    ),
     "adapters": ("transfuse.cli.adapters:main", "adapter tools: transfuse adapters check|methods"),
 }
 

@@ -181,7 +181,8 @@ class SquadMetric(_OfflineMetric):
             inputs_description="""
 Args:
     predictions (list of str, or list of {"id", "prediction_text"}): one answer per question.
-    references (list of str, list of list of str, or list of {"id", "answers": {"text": [...], "answer_start": [...]}}).
+    references (list of str, list of list of str,
+    or list of {"id", "answers": {"text": [...], "answer_start": [...]}}).
 Returns: exact_match, f1 (0-100).
 """,
             features=[
