@@ -268,6 +268,11 @@ def main_process_first(local: bool = True) -> Iterator[None]:
         yield
 
 
+def is_main_process() -> bool:
+    """True on the process that reports (global rank 0), and on a single process: summaries print once."""
+    return PartialState().is_main_process
+
+
 def per_process_device_map() -> dict[str, int | str] | str:
     """The `device_map` for `from_pretrained` of a quantized (QLoRA) base: the whole model on this rank's device.
 
@@ -288,6 +293,7 @@ __all__ = [
     "WorldSizeRequest",
     "check_world_size",
     "enable_cpu_process_group",
+    "is_main_process",
     "main_process_first",
     "map_once",
     "per_process_device_map",

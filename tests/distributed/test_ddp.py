@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,9 @@ def test_two_cpu_processes_train_the_model_one_process_trains(tmp_path):
     assert len(created) == 1 and len(commits) == 1
     assert {"model.safetensors", "modeling_transfuse.py", "README.md"} <= set(pushed)
     assert TOKEN not in ddp_log
+    # the run summary is printed once, by rank 0, not once per rank
+    summary = re.compile(r"^train: \d+ s, loss", re.MULTILINE)
+    assert len(summary.findall(ddp_log)) == 1 and len(summary.findall(one_log)) == 1, ddp_log[-2000:]
 
 
 def test_a_cpu_launch_that_starts_one_process_of_two_stops_before_training(tmp_path):

@@ -31,6 +31,7 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from ..distributed import is_main_process
     from ..pretraining import parse_pretraining_arguments, run_pretraining
     from ..pretraining.arguments import build_parser
 
@@ -59,5 +60,6 @@ def main(argv: list[str]) -> int:
             raise
         print(f"transfuse pretrain: error: {err}", file=sys.stderr)
         return 1
-    print(summary(results))
+    if is_main_process():  # under `accelerate launch` every rank gets here; one summary is enough
+        print(summary(results))
     return 0

@@ -58,6 +58,7 @@ def run_task_command(
         print(f"transfuse {command}: error: {err}", file=sys.stderr)
         return 2
 
+    from ..distributed import is_main_process
     from ..training import arguments, workflow
 
     if "-h" in rest or "--help" in rest:
@@ -82,7 +83,8 @@ def run_task_command(
             raise
         print(f"{prefix}: error: {err}", file=sys.stderr)
         return 1
-    print(summarize(result))
+    if is_main_process():  # under `accelerate launch` every rank gets here; one summary is enough
+        print(summarize(result))
     return 0
 
 
