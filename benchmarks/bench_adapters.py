@@ -326,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                "instead of a random `small` one.")
     parser.add_argument("--skip_footprint", action="store_true", help="Skip the 4-bit vs fp32 `base` footprint.")
     parser.add_argument("--max_eval_samples", type=int, default=None)
-    parser.add_argument("--timeout_minutes", type=float, default=60, help="Cap on each worker process.")
+    parser.add_argument("--timeout_minutes", type=float, default=None,
+                        help="Cap on each worker process (default: 10 minutes + 5 seconds per step, so a long run on "
+                             "a busy core is not killed near its end).")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (1: steadier figures on a "
                                                                   "shared machine).")
     parser.add_argument("--lora_r", type=int, default=8, help="LoRA/DoRA/QLoRA rank (alpha = 2 x rank).")
@@ -359,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     steps = 12 if args.quick else args.steps
     max_eval = args.max_eval_samples or (128 if args.quick else None)
-    timeout = args.timeout_minutes * 60
+    timeout = args.timeout_minutes * 60 if args.timeout_minutes else 600 + 5 * steps
     results, footprint = [], None
     with tempfile.TemporaryDirectory(prefix="bench_adapters_") as tmp:
         paths = {"minilm": minilm_path()}
@@ -368,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             paths["transfuse-small"] = str(small)
         jobs = [(model, method) for model in args.models for method in args.methods]
         learning_rates = {model: {**rates, **args.learning_rates} for model, rates in LEARNING_RATES.items()}
+        failures: list[dict] = []
 
-        def train(job: tuple[str, str], core: int | None) -> dict:
+        def train(job: tuple[str, str], core: int | None) -> dict | None:
             model, method = job
             worker = ["--worker", "train", "--model", model, "--method", method, "--model_path", paths[model],
                       "--learning_rate", str(learning_rates[model][method]), "--steps", str(steps),
@@ -379,7 +382,12 @@ def main(argv: list[str] | None = None) -> int:
                 worker += ["--target_modules", *targets]
             if max_eval:
                 worker += ["--max_eval_samples", str(max_eval)]
-            result = _spawn(worker, timeout, core)
+            try:
+                result = _spawn(worker, timeout, core)
+            except (RuntimeError, subprocess.TimeoutExpired) as error:  # the other methods' figures still count
+                print(f"{model:<16} {method:<7} FAILED: {str(error).splitlines()[0]}", file=sys.stderr, flush=True)
+                failures.append({"model": model, "method": method, "error": str(error)[-3000:]})
+                return None
             print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  "
                   f"trainable {result['trainable_percent']:.3f}%  "
                   f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
@@ -403,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = list(pool.map(on_a_free_core, jobs))
         else:
             results = [train(job, None) for job in jobs]
+        results = [result for result in results if result is not None]
         if not args.skip_footprint:
             base = prepare_transfuse("base", Path(tmp) / "base", with_tokenizer=False)
             footprint = {p: _spawn(["--worker", "footprint", "--method", p, "--model_path", str(base)], timeout)
@@ -430,10 +439,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "command": " ".join([Path(sys.executable).name, *sys.argv])},
                    "environment": {"python": platform.python_version(), "torch": torch.__version__,
                                    "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
-                   "runs": results, "footprint": footprint, "targets": targets(results, footprint)}
+                   "runs": results, "failures": failures, "footprint": footprint,
+                   "targets": targets(results, footprint)}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
