@@ -146,3 +146,24 @@ def test_encoder_decoder_text_infilling_learns(tokenizer_dir, corpus, tmp_path) 
     check_run_folder("encoder-decoder", run, metrics)
     check_loss_fell(_history(run), len(AutoTokenizer.from_pretrained(run)), factor=0.6)
     check_loads_into_task_heads(run, "encoder-decoder")
+
+
+def test_causal_lm_loss_of_a_gpt2_is_the_mean_over_predicted_tokens(tmp_path):
+    """The Trainer counts `labels[..., 1:]` only for `loss_type == "ForCausalLM"`; GPT-2's class name gives None,
+    which made its loss (T - 1) / T too low. `count_shifted_labels` fixes the count for every decoder."""
+    from datasets import Dataset
+    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+    from transfuse.pretraining.run import count_shifted_labels
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=8)).eval()
+    ids = torch.randint(0, 50, (4, 8))
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+    expected = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1)).item()
+    blocks = Dataset.from_dict({"input_ids": ids.tolist(), "labels": ids.tolist()})
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True)
+
+    count_shifted_labels(model)
+    assert Trainer(model=model, args=args, eval_dataset=blocks).evaluate()["eval_loss"] == pytest.approx(expected)
