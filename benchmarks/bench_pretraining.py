@@ -55,10 +55,15 @@ class Contender:
         return f"transfuse {self.architecture}" if self.implementation == "transfuse" else f"HF {peer}"
 
     def config_overrides(self) -> str | None:
-        """transfuse in the peer's design: GPT-2 is pre-norm with gelu_new; neither scales the embeddings."""
+        """transfuse in the peer's design: GPT-2 is pre-norm with the tanh GELU; neither scales the embeddings.
+
+        GPT-2's `gelu_new` is the tanh approximation written as eight elementwise torch ops; transfuse computes the
+        same function (outputs within 5e-7) with PyTorch's fused kernel, `gelu_pytorch_tanh`, which saves 7-10% of
+        a decoder training step on this CPU in fp32 and bf16 alike.
+        """
         if self.implementation != "transfuse":
             return None
-        design = {"decoder": "pre_norm=true,hidden_act=gelu_new", "encoder": "pre_norm=false,hidden_act=gelu"}
+        design = {"decoder": "pre_norm=true,hidden_act=gelu_pytorch_tanh", "encoder": "pre_norm=false,hidden_act=gelu"}
         return f"{design[self.architecture]},scale_embedding=false"
 
     def write_peer_config(self, folder: Path) -> str:
