@@ -220,7 +220,8 @@ def pretrain(
 
 
 def as_flags(options: dict[str, Any]) -> list[str]:
-    return [item for name, value in options.items() for item in (f"--{name}", str(value))]
+    """`{"max_steps": 10, "seed": None}` -> `["--max_steps", "10"]`: None leaves the flag at its default."""
+    return [item for name, value in options.items() if value is not None for item in (f"--{name}", str(value))]
 
 
 def finetune_sst2(
@@ -234,13 +235,13 @@ def finetune_sst2(
 
     design = Contender(architecture, "transfuse").config_overrides()
     source = (
-        {"model_name_or_path": model_dir}
+        {"model_name_or_path": model_dir, "config_overrides": args.ft_config_overrides}
         if model_dir
         else {
             "preset": "small",
             "architecture": architecture,
             "tokenizer_name": tokenizer,
-            "config_overrides": design,
+            "config_overrides": ",".join(filter(None, [design, args.ft_config_overrides])),
         }
     )
     options = {
@@ -368,6 +369,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ft_steps", type=int, default=1500, help="SST-2 fine-tuning steps (batch 32); 0 skips"
     )
     parser.add_argument("--ft_learning_rate", type=float, default=3e-4)
+    parser.add_argument(
+        "--ft_config_overrides", default=None,
+        help="config overrides of both SST-2 classifiers, pretrained and from scratch (e.g. classifier_pooling=mean)",
+    )
     parser.add_argument(
         "--sst2_from",
         nargs="+",

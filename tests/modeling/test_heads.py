@@ -61,6 +61,25 @@ def test_decoder_classifier_pools_the_last_real_token_on_either_padding_side():
         torch.testing.assert_close(model(input_ids=right, attention_mask=right_mask).logits, alone)
 
 
+@pytest.mark.parametrize("architecture", ["encoder", "decoder"])
+def test_mean_pooling_classifier_reads_the_mean_of_the_real_tokens(architecture):
+    tester = TransfuseModelTester(architecture)
+    model = build(TransfuseForSequenceClassification, tester.get_config(classifier_pooling="mean"))
+    tokens = tester.ids(4, batch_size=1)  # (1, 4)
+    padded = torch.cat([tokens, torch.zeros(1, 3, dtype=torch.long)], 1)  # (1, 7)
+    with torch.no_grad():
+        alone = model(input_ids=tokens).logits
+        torch.testing.assert_close(model(input_ids=padded, attention_mask=(padded != 0).long()).logits, alone)
+        hidden = model.model(input_ids=tokens).last_hidden_state  # (1, 4, C)
+        expected = model.classifier(torch.tanh(model.dense(hidden.mean(1))))
+    torch.testing.assert_close(alone, expected)
+
+
+def test_unknown_classifier_pooling_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"classifier_pooling='max'.*'first', 'last', 'mean'"):
+        TransfuseModelTester("encoder").get_config(classifier_pooling="max")
+
+
 @pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
 def test_pretrained_lm_checkpoint_loads_into_a_classifier(architecture, tmp_path):
     """Pretrain-then-fine-tune: every head keeps the backbone under `model.`, so an LM checkpoint fills the

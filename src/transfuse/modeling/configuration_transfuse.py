@@ -25,6 +25,7 @@ AUTO_MAP = {
     "AutoModelForTokenClassification": "modeling_transfuse.TransfuseForTokenClassification",
 }
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
+CLASSIFIER_POOLINGS = ("first", "last", "mean")
 
 
 class TransfuseConfig(PreTrainedConfig):
@@ -47,6 +48,11 @@ class TransfuseConfig(PreTrainedConfig):
         hidden_dropout_prob (`float`): dropout on embeddings and on every residual branch.
         attention_dropout (`float`): dropout on attention probabilities.
         classifier_dropout (`float`, *optional*): dropout before task heads; defaults to `hidden_dropout_prob`.
+        classifier_pooling (`str`, *optional*): what the sequence-classification head reads: `"first"` token
+            ([CLS]/<s>), `"last"` real token, or the `"mean"` of the real tokens (as sentence encoders and
+            ModernBERT's `classifier_pooling="mean"`; suits encoders pretrained by masked LM alone, whose first
+            token was never trained to summarise the sentence). Defaults to `"first"` for encoders and
+            `"last"` for decoders.
         layer_norm_eps (`float`): LayerNorm epsilon.
         pre_norm (`bool`): LayerNorm before each sub-layer (GPT-2 style, with a final LayerNorm) instead of after
             the residual sum (original Transformer / BERT style, with a LayerNorm on the embeddings).
@@ -80,6 +86,7 @@ class TransfuseConfig(PreTrainedConfig):
     hidden_dropout_prob: float | int = 0.1
     attention_dropout: float | int = 0.1
     classifier_dropout: float | int | None = None
+    classifier_pooling: str | None = None
     layer_norm_eps: float = 1e-5
     pre_norm: bool = False
     scale_embedding: bool = True
@@ -121,6 +128,8 @@ class TransfuseConfig(PreTrainedConfig):
         choose("architecture", ARCHITECTURES)
         choose("position_embedding_type", POSITION_EMBEDDING_TYPES)
         choose("hidden_act", HIDDEN_ACTS)
+        if self.classifier_pooling is not None:
+            choose("classifier_pooling", CLASSIFIER_POOLINGS)
         for field in ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
                       "num_decoder_layers", "intermediate_size", "max_position_embeddings"):
             positive(field)
@@ -162,4 +171,4 @@ class TransfuseConfig(PreTrainedConfig):
         return text_config
 
 
-__all__ = ["TransfuseConfig", "ARCHITECTURES", "AUTO_MAP", "POSITION_EMBEDDING_TYPES"]
+__all__ = ["TransfuseConfig", "ARCHITECTURES", "AUTO_MAP", "CLASSIFIER_POOLINGS", "POSITION_EMBEDDING_TYPES"]

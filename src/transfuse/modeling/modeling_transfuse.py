@@ -683,21 +683,26 @@ class _EncoderTaskHead(TransfusePreTrainedModel):
 
 
 class TransfuseForSequenceClassification(_EncoderTaskHead):
-    """Pools the first token of an encoder ([CLS]/<s>) or the last real token of a decoder, then
-    dense -> tanh -> dropout -> projection. Single-label, multi-label and regression by `config.problem_type`."""
+    """Pools the sequence (`config.classifier_pooling`: the first token of an encoder ([CLS]/<s>) and the last
+    real token of a decoder by default, or the mean of the real tokens), then dense -> tanh -> dropout ->
+    projection. Single-label, multi-label and regression by `config.problem_type`."""
 
     def __init__(self, config: TransfuseConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
+        self.pooling = config.classifier_pooling or ("last" if config.architecture == "decoder" else "first")
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def _pool(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        if self.config.architecture != "decoder":
+        if self.pooling == "first":
             return hidden_states[:, 0]  # (B, C)
         if attention_mask is None:
-            return hidden_states[:, -1]  # (B, C)
+            return hidden_states.mean(1) if self.pooling == "mean" else hidden_states[:, -1]  # (B, C)
+        if self.pooling == "mean":
+            mask = attention_mask[..., None].to(hidden_states.dtype)  # (B, T, 1)
+            return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, C)
         positions = torch.arange(attention_mask.shape[-1], device=attention_mask.device)
         last = (attention_mask.long() * positions).argmax(-1)  # (B,): index of the last real token, any padding side
         return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]  # (B, C)
@@ -708,7 +713,7 @@ class TransfuseForSequenceClassification(_EncoderTaskHead):
         outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
                                       output_hidden_states)
         if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
-            attention_mask = input_ids.ne(self.config.pad_token_id)  # pool the last non-pad token, as HF heads do
+            attention_mask = input_ids.ne(self.config.pad_token_id)  # pool real tokens only, as HF heads do
         pooled = torch.tanh(self.dense(self.dropout(self._pool(outputs.last_hidden_state, attention_mask))))
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         loss = None if labels is None else self.loss_function(labels, logits, self.config)
