@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Split, Task
+from .base import NOT_QUALITY, Split, Task
 
 TASKS: dict[str, str] = {
     "classification": "transfuse.tasks.classification:ClassificationTask",
@@ -23,4 +23,4 @@ def get_task_class(name: str) -> type[Task]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-__all__ = ["TASKS", "Split", "Task", "get_task_class"]
+__all__ = ["NOT_QUALITY", "TASKS", "Split", "Task", "get_task_class"]
