@@ -62,3 +62,14 @@ def test_options_and_errors() -> None:
         translation_metrics(["x"], [[]])
     with pytest.raises(TypeError):
         translation_metrics("a sentence", "a sentence")
+
+
+def test_signatures_and_mean_length_ratio() -> None:
+    out = translation_metrics(["a b", "a b c d"], ["a b c d", "a b"])
+    # sacrebleu's own signature strings: what a paper quotes to make the score reproducible
+    assert out["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
+    assert out["chrf_signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:")
+    assert "case:lc" in translation_metrics(["a"], ["a"], lowercase=True)["bleu_signature"]
+    # per-sentence ratios 0.5 and 2.0: the mean is 1.25 while the corpus ratio is 1.0
+    assert out["mean_length_ratio"] == pytest.approx(1.25)
+    assert out["length_ratio"] == pytest.approx(1.0)

@@ -2,7 +2,11 @@
 
 ``evaluate.load("sacrebleu")`` needs the Hub; sacrebleu itself does not, so :func:`translation_metrics`
 calls ``sacrebleu.metrics.BLEU`` / ``CHRF`` directly and returns their corpus scores (0-100, sacrebleu's
-scale) plus the BLEU details people usually log. The only work done here is reshaping references:
+scale) plus the BLEU details people usually log. Each score comes with its sacrebleu
+signature (``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0``), the string that makes a reported
+score reproducible, and with the mean per-sentence length ratio, which shows a system that writes too short or
+too long sentences even where the corpus brevity penalty hides it. The only work done here is reshaping
+references:
 callers give the reference(s) *of each prediction* (``references[i]`` belongs to ``predictions[i]``), while
 sacrebleu wants reference *streams*; a varying number of references per prediction is padded with
 ``None``, which sacrebleu skips.
@@ -18,7 +22,7 @@ from typing import Any
 
 from sacrebleu.metrics import BLEU, CHRF
 
-__all__ = ["translation_metrics"]
+__all__ = ["mean_length_ratio", "translation_metrics"]
 
 
 def _reference_streams(references: Sequence[str | Sequence[str]]) -> list[list[str | None]]:
@@ -48,9 +52,11 @@ def translation_metrics(
         chrf_word_order: 0 for chrF (default), 2 for chrF++.
 
     Returns:
-        ``{"bleu", "chrf", "brevity_penalty", "length_ratio", "precisions", "counts", "totals",
-        "sys_len", "ref_len"}``; ``bleu``, ``chrf`` and the four n-gram ``precisions`` are on sacrebleu's
-        0-100 scale, ``brevity_penalty`` and ``length_ratio`` are plain ratios.
+        ``{"bleu", "chrf", "brevity_penalty", "length_ratio", "mean_length_ratio", "precisions", "counts",
+        "totals", "sys_len", "ref_len", "bleu_signature", "chrf_signature"}``; ``bleu``, ``chrf`` and the four
+        n-gram ``precisions`` are on sacrebleu's 0-100 scale; ``brevity_penalty``, ``length_ratio`` (corpus
+        hypothesis / reference tokens) and ``mean_length_ratio`` (the mean over sentences of hypothesis words /
+        words of the sentence's first reference) are plain ratios.
     """
     if isinstance(predictions, str) or isinstance(references, str):
         raise TypeError("predictions and references must be sequences (one entry per example), not a string")
@@ -63,16 +69,32 @@ def translation_metrics(
     hyps = list(predictions)
     streams = _reference_streams(references)
 
-    bleu = BLEU(tokenize=tokenize, lowercase=lowercase).corpus_score(hyps, streams)
-    chrf = CHRF(word_order=chrf_word_order, lowercase=lowercase).corpus_score(hyps, streams)
+    bleu_metric = BLEU(tokenize=tokenize, lowercase=lowercase)
+    chrf_metric = CHRF(word_order=chrf_word_order, lowercase=lowercase)
+    bleu = bleu_metric.corpus_score(hyps, streams)
+    chrf = chrf_metric.corpus_score(hyps, streams)
     return {
         "bleu": float(bleu.score),
         "chrf": float(chrf.score),
         "brevity_penalty": float(bleu.bp),
         "length_ratio": float(bleu.ratio),
+        "mean_length_ratio": mean_length_ratio(hyps, streams[0]),
         "precisions": [float(p) for p in bleu.precisions],
         "counts": [int(c) for c in bleu.counts],
         "totals": [int(t) for t in bleu.totals],
         "sys_len": int(bleu.sys_len),
         "ref_len": int(bleu.ref_len),
+        "bleu_signature": str(bleu_metric.get_signature()),
+        "chrf_signature": str(chrf_metric.get_signature()),
     }
+
+
+def mean_length_ratio(predictions: Sequence[str], references: Sequence[str | None]) -> float:
+    """Mean over sentences of (words in the prediction) / (words in its reference); whitespace words, so the
+    figure does not depend on a tokenizer. Sentences whose reference is empty or missing are left out."""
+    ratios = [
+        len(prediction.split()) / len(reference.split())
+        for prediction, reference in zip(predictions, references)
+        if reference and reference.split()
+    ]
+    return float(sum(ratios) / len(ratios)) if ratios else float("nan")
