@@ -44,7 +44,7 @@ def update_generation_config(generation_config: Any, options: Any, trained: bool
             changes[name] = value
     changes["max_length"] = options.max_target_length + 1
     changes["max_new_tokens"] = None  # the relative limit is applied per batch; max_length is only the cap
-    if changes.get("num_beams", getattr(generation_config, "num_beams", 1)) > 1:
+    if (changes.get("num_beams") or getattr(generation_config, "num_beams", None) or 1) > 1:
         changes["early_stopping"] = True  # stop a beam search once num_beams hypotheses are finished
     for name, value in changes.items():
         setattr(generation_config, name, value)
