@@ -49,12 +49,23 @@ def test_callback_leaves_the_mean_of_the_last_checkpoints_in_the_saved_model(tmp
     task.attach(tiny_tokenizer, model.config)
     features = task.preprocess(Dataset.from_dict({"src": sources, "tgt": targets}), tiny_tokenizer, "train")
     args = Seq2SeqTrainingArguments(
-        output_dir=str(tmp_path), max_steps=6, save_steps=2, per_device_train_batch_size=4, learning_rate=1e-2,
-        report_to=[], logging_steps=100, use_cpu=True,
+        output_dir=str(tmp_path),
+        max_steps=6,
+        save_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        report_to=[],
+        logging_steps=100,
+        use_cpu=True,
     )
     callback = AverageCheckpointsCallback(2)
-    trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=features, callbacks=[callback],
-                             data_collator=task.data_collator(tiny_tokenizer, model))
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        callbacks=[callback],
+        data_collator=task.data_collator(tiny_tokenizer, model),
+    )
     trainer.train()
     assert [folder.name for folder in callback.averaged] == ["checkpoint-4", "checkpoint-6"]
     expected = average_checkpoints(callback.averaged)

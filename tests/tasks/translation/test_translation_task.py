@@ -145,7 +145,9 @@ def test_bad_rows_and_training_texts_cover_both_languages():
     task = make_task()
     examples = Dataset.from_dict({"src": ["a", " ", "b"], "tgt": ["A", "B", None]})
     bad = task.find_bad_rows(examples, "train")
-    assert [(row.index, row.column, row.problem) for row in bad] == [(1, "src", "empty text"),
-                                                                    (2, "tgt", "missing text (null)")]
+    assert [(row.index, row.column, row.problem) for row in bad] == [
+        (1, "src", "empty text"),
+        (2, "tgt", "missing text (null)"),
+    ]
     sources, targets = reversal_pairs(3)
     assert list(task.training_texts(Dataset.from_dict({"src": sources, "tgt": targets}))) == sources + targets
