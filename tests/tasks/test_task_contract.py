@@ -16,12 +16,13 @@ import math
 from pathlib import Path
 
 import pytest
+from contract_cases import CASES, ContractCase
 from datasets import Dataset
+from transformers import pipeline
 
+import transfuse  # noqa: F401  (registers the transfuse model type)
 from transfuse.tasks import TASKS, get_task_class
 from transfuse.training import parse_arguments, workflow
-
-from contract_cases import CASES, ContractCase
 
 RUN_FLAGS = [
     "--preset", "tiny", "--vocab_size", "300", "--max_seq_length", "32", "--max_steps", "3",
@@ -92,9 +93,6 @@ def test_task_contract(name: str, tmp_path: Path):
     # the task's pipeline answers as predict does
     task_class = get_task_class(name)
     if case.pipeline_input is not None:
-        import transfuse  # noqa: F401  (registers the transfuse model type)
-        from transformers import pipeline
-
         answer = pipeline(task_class.pipeline_tag, model=str(full), **case.pipeline_kwargs)
         test_rows = Dataset.from_dict(case.test)
         for row, expected in zip(test_rows, predicted):
