@@ -28,12 +28,15 @@ def max_new_tokens(source_length: int, ratio: float, offset: int, cap: int) -> i
     return max(1, min(cap, math.ceil(ratio * source_length) + offset))
 
 
-def update_generation_config(generation_config: Any, options: Any, trained: bool) -> dict[str, Any]:
+def update_generation_config(
+    generation_config: Any, options: Any, trained: bool, max_target_length: int | None = None
+) -> dict[str, Any]:
     """Write the decoding flags into `generation_config` in place; returns what changed.
 
     Unset flags (None) keep what the model has, except for a model this run trains, which gets the defaults
     (beam 4, length penalty 1, no n-gram blocking). `max_length` (the whole output, start token included) is
-    the cap `--max_target_length` + 1."""
+    the cap: `max_target_length` (default `--max_target_length`; the task lowers it to the model's positions)
+    + 1."""
     defaults = {"num_beams": DEFAULT_NUM_BEAMS, "length_penalty": 1.0, "no_repeat_ngram_size": 0}
     changes = {}
     for name, default in defaults.items():
@@ -42,7 +45,7 @@ def update_generation_config(generation_config: Any, options: Any, trained: bool
             value = default
         if value is not None:
             changes[name] = value
-    changes["max_length"] = options.max_target_length + 1
+    changes["max_length"] = (max_target_length or options.max_target_length) + 1
     changes["max_new_tokens"] = None  # the relative limit is applied per batch; max_length is only the cap
     if (changes.get("num_beams") or getattr(generation_config, "num_beams", None) or 1) > 1:
         changes["early_stopping"] = True  # stop a beam search once num_beams hypotheses are finished

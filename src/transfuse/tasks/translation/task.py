@@ -65,6 +65,7 @@ class TranslationTask(Task):
         self.target_lang = args.target_lang
         self.source_prefix = args.source_prefix
         self.source_limit = max_seq_length
+        self.target_limit = args.max_target_length
         self.trains_model = False  # set by fit(): unset decoding flags then get this task's defaults
         self.model: Any = None  # the model the Trainer runs (seen by data_collator), for the attention plot
         self.truncated: dict[str, dict[str, int]] = {}
@@ -203,12 +204,15 @@ class TranslationTask(Task):
         super().attach(tokenizer, config)
         positions = getattr(config, "max_position_embeddings", None)
         self.source_limit = min(self.max_seq_length, positions) if positions else self.max_seq_length
+        # the decoder reads the start token + target[:-1]: at most `positions` tokens
+        target = self.args.max_target_length
+        self.target_limit = min(target, positions) if positions else target
 
     # ---- features and batches --------------------------------------------------------------------------
 
     def preprocess(self, examples: Dataset, tokenizer: PreTrainedTokenizerBase, split: Split) -> Dataset:
         with_labels = self.has_references(examples)
-        source_limit, target_limit = self.source_limit, self.args.max_target_length
+        source_limit, target_limit = self.source_limit, self.target_limit
 
         def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
             source_ids = tokenizer([self.source_prefix + text for text in batch[self.source_lang]])["input_ids"]
@@ -252,7 +256,7 @@ class TranslationTask(Task):
 
     def _report(self, split: Split, counts: dict[str, int]) -> None:
         self.truncated[split] = counts
-        for side, limit in (("sources", self.source_limit), ("targets", self.args.max_target_length)):
+        for side, limit in (("sources", self.source_limit), ("targets", self.target_limit)):
             if counts.get(f"{side}_truncated"):
                 logger.warning(
                     "%s: %d of %d %s are longer than %d tokens and were truncated",
@@ -268,13 +272,15 @@ class TranslationTask(Task):
         decoding flags are written into its generation config here (saved with it, read by the pipeline)."""
         if model is not None:
             self.model = model
-            changes = update_generation_config(model.generation_config, self.args, trained=self.trains_model)
+            changes = update_generation_config(
+                model.generation_config, self.args, trained=self.trains_model, max_target_length=self.target_limit
+            )
             logger.info("Decoding with %s", {key: value for key, value in changes.items() if value is not None})
         return _WithoutEmptyLabels(seq2seq_collator(tokenizer, model))
 
     def generate_kwargs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Per-batch `generate()` arguments: at most ratio * (longest source) + offset new tokens."""
-        cap = self.args.max_target_length
+        cap = self.target_limit
         longest = int(inputs["attention_mask"].sum(dim=-1).max())
         return {
             "max_new_tokens": max_new_tokens(longest, self.args.max_length_ratio, self.args.max_length_offset, cap)
