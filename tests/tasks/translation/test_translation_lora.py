@@ -15,10 +15,19 @@ from .conftest import make_task, reversal_pairs
 def test_lora_adapter_reloads_with_identical_outputs(tmp_path, tiny_tokenizer):
     tokenizer = tiny_tokenizer
     config = BartConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
         forced_eos_token_id=None,
     )
     base_dir = tmp_path / "bart"
@@ -40,16 +49,21 @@ def test_lora_adapter_reloads_with_identical_outputs(tmp_path, tiny_tokenizer):
     model.eval()
     with torch.no_grad():
         logits = model(**batch).logits
-        generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                   max_new_tokens=8, num_beams=2)
+        generated = model.generate(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=8, num_beams=2
+        )
 
     run = tmp_path / "run"
     save_for_inference(model, run)
     reloaded = load_for_inference(run)
     with torch.no_grad():
         assert torch.equal(reloaded(**batch).logits, logits)
-        assert torch.equal(reloaded.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                             max_new_tokens=8, num_beams=2), generated)
+        assert torch.equal(
+            reloaded.generate(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=8, num_beams=2
+            ),
+            generated,
+        )
     base = AutoModelForSeq2SeqLM.from_pretrained(base_dir).eval()
     with torch.no_grad():
         assert not torch.allclose(base(**batch).logits, logits)  # the adapter is what made the difference
