@@ -16,31 +16,17 @@ from typing import Any
 import transformers
 from peft import PeftConfig, PeftModel, TaskType
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForQuestionAnswering,
-    AutoModelForSeq2SeqLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    PretrainedConfig,
-)
+from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from .. import modeling as transfuse_modeling
+from ..modeling.heads import HEADS
 from .arguments import AdapterArguments
 from .quantization import quantization_kwargs
 
 ADAPTER_CONFIG = "adapter_config.json"
 RUN_ADAPTER_INFO = "transfuse_adapter.json"
-AUTO_CLASS_BY_TASK_TYPE = {
-    TaskType.SEQ_CLS: AutoModelForSequenceClassification,
-    TaskType.TOKEN_CLS: AutoModelForTokenClassification,
-    TaskType.QUESTION_ANS: AutoModelForQuestionAnswering,
-    TaskType.CAUSAL_LM: AutoModelForCausalLM,
-    TaskType.SEQ_2_SEQ_LM: AutoModelForSeq2SeqLM,
-    TaskType.FEATURE_EXTRACTION: AutoModel,
-}
+# the Auto class that rebuilds the head an adapter was trained on, from the task type in adapter_config.json
+AUTO_CLASS_BY_TASK_TYPE = {TaskType(head.peft_task_type): head.auto_class for head in HEADS if head.peft_task_type}
 
 
 def is_adapter_folder(path: str | Path) -> bool:
