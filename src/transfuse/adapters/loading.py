@@ -81,7 +81,16 @@ def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: An
     trained_with = training_adapter_arguments(path)
     if quantized and trained_with is not None and "quantization_config" not in kwargs:
         kwargs.update(quantization_kwargs(trained_with, model_class, config))
-    return model_class.from_pretrained(base, config=config, **kwargs), peft_config
+    # a task that added tokens grew the embeddings: load the base at its own size, then grow it the same way
+    # (the grown matrix itself is in the adapter, saved through `modules_to_save`)
+    grown = getattr(config, "vocab_size", None)
+    base_size = getattr(AutoConfig.from_pretrained(base), "vocab_size", None) if grown is not None else None
+    if base_size is not None and base_size != grown:
+        config.vocab_size = base_size
+    model = model_class.from_pretrained(base, config=config, **kwargs)
+    if base_size is not None and base_size != grown:
+        model.resize_token_embeddings(grown)
+    return model, peft_config
 
 
 def load_for_inference(

@@ -25,6 +25,7 @@ from transformers import AutoModelForSequenceClassification, PretrainedConfig, P
 
 from ..data.validation import BadRow, find_bad_numbers, find_bad_texts
 from ..metrics.classification import classification_metrics, multilabel_metrics, regression_metrics
+from ..modeling.configuration_transfuse import ARCHITECTURES
 from ..modeling.heads import head_for
 from .base import Split, Task
 from .labels import LabelVocabulary, find_mixed_labels
@@ -130,6 +131,7 @@ class ClassificationTask(Task):
     arguments_class = ClassificationArguments
     auto_model_class = AutoModelForSequenceClassification
     pipeline_tag = head_for(AutoModelForSequenceClassification).pipeline_tag
+    architectures = ARCHITECTURES  # the head pools any of them (first token, last token or mean)
 
     def __init__(self, args: ClassificationArguments, max_seq_length: int = 128):
         super().__init__(args, max_seq_length)

@@ -23,15 +23,8 @@ from datasets import Dataset
 
 from ..adapters import save_for_inference
 from ..adapters.callbacks import adapter_callbacks
-from ..data.loading import load_splits
-from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
-from ..distributed import check_world_size, with_launcher
-from ..hub import take_over_push_to_hub
-from ..tasks import Task, get_task_class
-from .arguments import ParsedArguments, check_arguments
-from .models import LoadedModel, load_for_evaluation, load_for_training
-from .precision import use_bf16_inference
-from .run_dir import (
+from ..common.builder import preset_name
+from ..common.folder import (
     LOSS_CURVE_FILE,
     check_output_dir,
     plot_loss_curves,
@@ -41,6 +34,14 @@ from .run_dir import (
     write_metrics,
     write_model_card,
 )
+from ..data.loading import load_splits
+from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
+from ..distributed import check_world_size, with_launcher
+from ..hub import take_over_push_to_hub
+from ..tasks import Task, get_task_class
+from .arguments import ParsedArguments, check_arguments
+from .models import LoadedModel, load_for_evaluation, load_for_training
+from .precision import use_bf16_inference
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
     if args.adapter.enabled:
         chosen.update(lora_r=args.adapter.lora_r, lora_alpha=args.adapter.lora_alpha)
     if args.model.from_scratch:
-        chosen.update(preset=args.model.preset or "small", architecture=args.model.architecture)
+        chosen.update(preset=preset_name(args.model), architecture=args.model.architecture)
     return chosen
 
 
