@@ -20,7 +20,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from ..adapters import AdapterArguments
 from ..adapters.callbacks import check_training_arguments
 from ..common.arguments import ModelArguments, parse_config_and_flags, parse_config_overrides
-from ..data.loading import check_file_format
+from ..data.loading import SPLIT_FLAGS, check_file_format
 from ..tasks import Task
 
 COMMANDS = ("train", "evaluate", "predict")
@@ -89,9 +89,6 @@ class DataArguments:
             )
         if self.dataset_config and not self.dataset_name:
             raise ValueError(f"--dataset_config {self.dataset_config!r} needs --dataset_name.")
-        for flag, path in files.items():
-            if path is not None:
-                check_file_format(path, flag)
         for flag in ("max_seq_length", "max_train_samples", "max_eval_samples", "preprocessing_num_workers"):
             value = getattr(self, flag)
             if value is not None and value <= 0:
@@ -140,7 +137,7 @@ class ParsedArguments:
     adapter: AdapterArguments
     run: RunArguments
     training: TrainingArguments
-    task_class: type[Task] | None = None
+    task_class: type[Task] | None = None  # the task these options were parsed for
 
 
 def build_parser(task_class: type[Task]) -> HfArgumentParser:
@@ -154,7 +151,8 @@ def build_parser(task_class: type[Task]) -> HfArgumentParser:
             task_class.training_args_class,
         ]
     )
-    parser.set_defaults(**TRAINING_DEFAULTS, dataloader_pin_memory=torch.cuda.is_available())
+    defaults = {**TRAINING_DEFAULTS, "dataloader_pin_memory": torch.cuda.is_available()}
+    parser.set_defaults(**{**defaults, **task_class.training_defaults})  # the task's own defaults win
     return parser
 
 
@@ -173,13 +171,18 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
     """The cross-dataclass checks of one command (`train`, `evaluate` or `predict`), naming the flags."""
     if command not in COMMANDS:
         raise ValueError(f"Unknown command {command!r}; choose one of {', '.join(COMMANDS)}.")
-    data, model = args.data, args.model
-    task_class = args.task_class
-    if task_class is not None and model.architecture not in task_class.architectures:
-        raise ValueError(
-            f"--architecture {model.architecture} does not suit the {task_class.name} task; choose one of "
-            f"{', '.join(task_class.architectures)} (or leave it out for {task_class.architectures[0]})."
-        )
+    data, model, task_class = args.data, args.model, args.task_class
+    for split, path in data.files().items():
+        # a task's own formats (SQuAD's nested JSON, CoNLL columns, parallel text) are its reader's business
+        if path is not None and not (task_class and task_class.handles_file(path)):
+            check_file_format(path, SPLIT_FLAGS[split])
+    if task_class is not None:
+        if model.architecture not in task_class.architectures:
+            raise ValueError(
+                f"--architecture {model.architecture} does not suit the {task_class.name} task; choose one of "
+                f"{', '.join(task_class.architectures)} (or leave it out for {task_class.architectures[0]})."
+            )
+        task_class.check_arguments(args, command)
     if command == "train":
         if not (data.train_file or data.dataset_name):
             raise ValueError("transfuse train needs training data: --train_file FILE or --dataset_name NAME.")
