@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from transformers import AutoConfig
 
+from . import modeling_transfuse
 from .configuration_transfuse import TransfuseConfig
 from .heads import HEADS, auto_map
-from .modeling_transfuse import (
-    TransfuseForCausalLM,
-    TransfuseForConditionalGeneration,
-    TransfuseForMaskedLM,
-    TransfuseForQuestionAnswering,
-    TransfuseForSequenceClassification,
-    TransfuseForTokenClassification,
-    TransfuseModel,
-    TransfusePreTrainedModel,
-)
+from .modeling_transfuse import *  # noqa: F403  (the model classes, listed in modeling_transfuse.__all__)
 from .presets import PRESETS, get_preset
 
 # Auto class name -> (Auto class, transfuse class), from the heads table
@@ -41,18 +33,5 @@ def _register() -> None:
 _register()
 
 __all__ = [
-    "AUTO_CLASSES",
-    "AUTO_MAP",
-    "HEADS",
-    "PRESETS",
-    "TransfuseConfig",
-    "TransfuseForCausalLM",
-    "TransfuseForConditionalGeneration",
-    "TransfuseForMaskedLM",
-    "TransfuseForQuestionAnswering",
-    "TransfuseForSequenceClassification",
-    "TransfuseForTokenClassification",
-    "TransfuseModel",
-    "TransfusePreTrainedModel",
-    "get_preset",
+    "AUTO_CLASSES", "AUTO_MAP", "HEADS", "PRESETS", "TransfuseConfig", "get_preset", *modeling_transfuse.__all__
 ]

@@ -24,16 +24,8 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
+from . import modeling_transfuse as classes
 from .configuration_transfuse import TransfuseConfig
-from .modeling_transfuse import (
-    TransfuseForCausalLM,
-    TransfuseForConditionalGeneration,
-    TransfuseForMaskedLM,
-    TransfuseForQuestionAnswering,
-    TransfuseForSequenceClassification,
-    TransfuseForTokenClassification,
-    TransfuseModel,
-)
 
 # peft's task type of a bare backbone; an adapter on one gets a plain `PeftModel` unless asked for this
 FEATURE_EXTRACTION = "FEATURE_EXTRACTION"
@@ -65,16 +57,17 @@ class Head:
 # In this order, a checkpoint's class is looked up in the Auto mappings: a seq2seq class also appears in the
 # masked-LM mapping (BART), never the reverse, and every family has a backbone, so it comes last.
 HEADS: tuple[Head, ...] = (
-    Head("seq-cls", AutoModelForSequenceClassification, TransfuseForSequenceClassification, "SEQ_CLS",
+    Head("seq-cls", AutoModelForSequenceClassification, classes.TransfuseForSequenceClassification, "SEQ_CLS",
          "text-classification"),
-    Head("token-cls", AutoModelForTokenClassification, TransfuseForTokenClassification, "TOKEN_CLS",
+    Head("token-cls", AutoModelForTokenClassification, classes.TransfuseForTokenClassification, "TOKEN_CLS",
          "token-classification"),
-    Head("qa", AutoModelForQuestionAnswering, TransfuseForQuestionAnswering, "QUESTION_ANS", "question-answering"),
-    Head("seq2seq-lm", AutoModelForSeq2SeqLM, TransfuseForConditionalGeneration, "SEQ_2_SEQ_LM",
+    Head("qa", AutoModelForQuestionAnswering, classes.TransfuseForQuestionAnswering, "QUESTION_ANS",
+         "question-answering"),
+    Head("seq2seq-lm", AutoModelForSeq2SeqLM, classes.TransfuseForConditionalGeneration, "SEQ_2_SEQ_LM",
          "text2text-generation"),
-    Head("causal-lm", AutoModelForCausalLM, TransfuseForCausalLM, "CAUSAL_LM", "text-generation"),
-    Head("masked-lm", AutoModelForMaskedLM, TransfuseForMaskedLM, None, "fill-mask"),
-    Head("backbone", AutoModel, TransfuseModel, FEATURE_EXTRACTION, "feature-extraction"),
+    Head("causal-lm", AutoModelForCausalLM, classes.TransfuseForCausalLM, "CAUSAL_LM", "text-generation"),
+    Head("masked-lm", AutoModelForMaskedLM, classes.TransfuseForMaskedLM, None, "fill-mask"),
+    Head("backbone", AutoModel, classes.TransfuseModel, FEATURE_EXTRACTION, "feature-extraction"),
 )
 
 
