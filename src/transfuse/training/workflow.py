@@ -120,8 +120,7 @@ def _preprocess(
 
 
 def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any] | None, prefix: str) -> dict:
-    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class":
-    ...}`."""
+    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class": ...}`."""
     metrics = {
         key[len(prefix) + 1 :]: value
         for key, value in trainer_metrics.items()
@@ -137,8 +136,7 @@ def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any]
 
 
 def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
-    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of
-    `metrics.json`."""
+    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
     check_arguments(args, "train")
     # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop before any work, say why
     check_world_size(args.training)
@@ -240,10 +238,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
 
 def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
     check_arguments(args, command)
-    if args.training.output_dir in (
-        None,
-        DEFAULT_OUTPUT_DIR,
-    ):  # the Trainer creates its folder: keep it out of cwd
+    if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
         args.training.output_dir = stack.enter_context(
             tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
         )
