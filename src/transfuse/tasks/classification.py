@@ -108,8 +108,7 @@ class ClassificationArguments:
 
 
 def detect_problem_type(values: Sequence[Any]) -> str:
-    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else
-    single-label."""
+    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else single-label."""
     present = [value for value in values if value is not None]
     if any(isinstance(value, (list, tuple)) for value in present):
         return MULTI_LABEL
