@@ -154,8 +154,8 @@ def train_shared_tokenizer(train_files: list[str], folder: Path, vocab_size: int
 def pretrain(
     contender: Contender, bf16: bool, args: argparse.Namespace, tokenizer: str, files: tuple, workdir: Path
 ) -> dict[str, Any]:
+    from transfuse.common.arguments import ModelArguments
     from transfuse.pretraining import CorpusArguments, PretrainingArguments, run_pretraining
-    from transfuse.training.arguments import ModelArguments
 
     tag = f"{contender.implementation}-{contender.architecture}-{'bf16' if bf16 else 'fp32'}"
     output_dir = workdir / "runs" / tag

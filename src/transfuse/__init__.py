@@ -4,17 +4,6 @@ Importing the package registers the `transfuse` model type with the `transformer
 `AutoModelForSequenceClassification.from_config(TransfuseConfig(...))` and friends work right away.
 """
 
-from .modeling import (  # noqa: F401  (import registers the Auto classes)
-    TransfuseConfig,
-    TransfuseForCausalLM,
-    TransfuseForConditionalGeneration,
-    TransfuseForMaskedLM,
-    TransfuseForQuestionAnswering,
-    TransfuseForSequenceClassification,
-    TransfuseForTokenClassification,
-    TransfuseModel,
-    TransfusePreTrainedModel,
-    get_preset,
-)
+from .modeling import *  # noqa: F403  (importing registers the Auto classes; the model family, by name)
 
 __version__ = "0.1.0"

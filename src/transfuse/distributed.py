@@ -1,4 +1,4 @@
-"""The same script on one process or many: the world-size check, preprocessing done once, per-rank devices.
+"""The same script on one process or many: the world-size check, the CPU process group, per-rank devices.
 
 `accelerate launch` and `torchrun` start N copies of a script; each copy learns its rank and the world size from
 the environment. Three things go wrong silently when that is left to chance, and this module guards them:
@@ -15,19 +15,17 @@ the environment. Three things go wrong silently when that is left to chance, and
   the run is on the CPU (`use_cpu` / `ACCELERATE_USE_CPU`); otherwise each process trains alone on all the data
   and they overwrite each other's files. `enable_cpu_process_group` sets that up before the arguments are parsed,
   and `check_world_size(training_args)` refuses any run whose Trainer sees another world size than the launcher's.
-* **Preprocessing N times.** `map_once` runs `Dataset.map` on the (local) main process first and lets the other
-  ranks load its cached result; in-memory datasets get an explicit cache file so this also holds for them.
+* **Preprocessing N times.** Not here: the workflows tokenize inside `TrainingArguments.main_process_first`, so
+  the main process maps a file-backed split first and the other ranks load its result from the `datasets` cache.
 * **QLoRA under DDP.** `device_map="auto"` spreads one model over every visible GPU; under DDP each rank must hold
   its own full replica on its own device. `per_process_device_map` gives `{"": local_rank}` there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,41 +231,6 @@ def enable_cpu_process_group(environ: MutableMapping[str, str] | None = None) ->
     return False
 
 
-def _map_cache_file(dataset: Any, function: Callable, map_kwargs: dict[str, Any], cache_dir: str | None) -> str:
-    from datasets.fingerprint import Hasher
-
-    key = Hasher.hash([dataset._fingerprint, function, sorted(map_kwargs.items())])
-    directory = Path(cache_dir or tempfile.gettempdir()) / "transfuse-map-cache"
-    directory.mkdir(parents=True, exist_ok=True)
-    return str(directory / f"{key}.arrow")
-
-
-def map_once(dataset: Any, function: Callable, *, desc: str, cache_dir: str | None = None, **map_kwargs: Any) -> Any:
-    """`dataset.map(function, **map_kwargs)` computed once per machine: by the local main process, first.
-
-    The other processes wait, then load the result from the cache file the main process wrote. `datasets`
-    caches file-backed datasets by fingerprint already; an in-memory dataset (`Dataset.from_dict`) gets an
-    explicit cache file named by the fingerprints of the data and the function, under `cache_dir` (default: the
-    temp dir). On one process this is a plain `map`.
-    """
-    state = PartialState()
-    if state.num_processes == 1:
-        return dataset.map(function, desc=desc, **map_kwargs)
-    if not dataset.cache_files and "cache_file_name" not in map_kwargs:
-        map_kwargs["cache_file_name"] = _map_cache_file(dataset, function, map_kwargs, cache_dir)
-    with state.local_main_process_first():
-        return dataset.map(function, desc=desc, load_from_cache_file=True, **map_kwargs)
-
-
-@contextlib.contextmanager
-def main_process_first(local: bool = True) -> Iterator[None]:
-    """Run the block on the (local) main process first, then on the others: for work whose result is cached
-    (tokenizer training written to disk, downloads). A no-op on one process."""
-    state = PartialState()
-    with state.local_main_process_first() if local else state.main_process_first():
-        yield
-
-
 def is_main_process() -> bool:
     """True on the process that reports (global rank 0), and on a single process: summaries print once."""
     return PartialState().is_main_process
@@ -294,8 +257,6 @@ __all__ = [
     "check_world_size",
     "enable_cpu_process_group",
     "is_main_process",
-    "main_process_first",
-    "map_once",
     "per_process_device_map",
     "requested_world_size",
     "running_world_size",

@@ -33,6 +33,7 @@ from transformers import (
     set_seed,
 )
 
+from .common.builder import max_positions
 from .tokenization import ENCODING_ERRORS, iter_text_files
 
 
@@ -213,10 +214,8 @@ def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, is_encoder_de
 def _check_length(model: PreTrainedModel, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int) -> None:
     """Fail before generating when prompt + new tokens would run past the model's position table."""
     config = model.config
-    if getattr(config, "position_embedding_type", None) == "rotary":
-        return
-    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    if not isinstance(limit, int):
+    limit = max_positions(config)
+    if limit is None:
         return
     longest = max(len(ids) for ids in prompt_ids)
     needed = max(longest, max_new_tokens + 1) if config.is_encoder_decoder else longest + max_new_tokens

@@ -37,6 +37,8 @@ from typing import Any
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData, get_token, snapshot_download
 
+from .modeling.heads import HEADS
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -49,11 +51,6 @@ PICKLED_WEIGHTS = ("pytorch_model.bin", "adapter_model.bin", "pytorch_model.bin.
 TRANSFUSE_CODE = ("configuration_transfuse.py", "modeling_transfuse.py")
 TEXT_SUFFIXES = (".md", ".json", ".txt", ".yaml", ".yml", ".py", ".jinja")
 REPO_ID = re.compile(r"^(?:[\w\-.]{1,96}/)?[\w\-.]{1,96}$")
-PEFT_AUTO_CLASS = {
-    "SEQ_CLS": "AutoPeftModelForSequenceClassification", "TOKEN_CLS": "AutoPeftModelForTokenClassification",
-    "QUESTION_ANS": "AutoPeftModelForQuestionAnswering", "CAUSAL_LM": "AutoPeftModelForCausalLM",
-    "SEQ_2_SEQ_LM": "AutoPeftModelForSeq2SeqLM", "FEATURE_EXTRACTION": "AutoPeftModelForFeatureExtraction",
-}
 
 
 @dataclass
@@ -276,30 +273,31 @@ def _without_section(body: str, title: str) -> str:
     return re.sub(rf"(?ms)^## {re.escape(title)}\s*$.*?(?=^## |\Z)", "", body).rstrip() + "\n"
 
 
-# Checked in this order: a seq2seq class also appears in the masked-LM mapping (BART), never the reverse.
-AUTO_CLASS_BY_MAPPING = (
-    ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", "AutoModelForSequenceClassification"),
-    ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES", "AutoModelForTokenClassification"),
-    ("MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES", "AutoModelForQuestionAnswering"),
-    ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "AutoModelForSeq2SeqLM"),
-    ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "AutoModelForCausalLM"),
-    ("MODEL_FOR_MASKED_LM_MAPPING_NAMES", "AutoModelForMaskedLM"),
-)
-
-
 def _auto_class(staging: Path) -> str:
-    """The Auto class that loads the staged model: from the `auto_map` (remote code), else transformers' own."""
+    """The Auto class that loads the staged model: from the `auto_map` (remote code), else the first head of the
+    heads table whose transformers mapping names the checkpoint's class (the backbone's `AutoModel` last)."""
     config = _read_json(staging / "config.json")
     architecture = (config.get("architectures") or [""])[0]
     for auto_name, reference in (config.get("auto_map") or {}).items():
         if reference.endswith("." + architecture) and auto_name != "AutoConfig":
             return auto_name
-    from transformers.models.auto import modeling_auto
-
-    for mapping_name, auto_name in AUTO_CLASS_BY_MAPPING:
-        if architecture in getattr(modeling_auto, mapping_name).values():
-            return auto_name
+    for head in HEADS:
+        # `_model_mapping` is the lazy model-type -> class-name table the Auto class loads from
+        if architecture in head.auto_class._model_mapping._model_mapping.values():
+            return head.auto_name
     return "AutoModel"
+
+
+def peft_auto_class(peft_task_type: str | None) -> str:
+    """peft's `AutoPeftModelFor*` class for an adapter of `peft_task_type` (the one whose Auto class is the
+    head's), else the generic `AutoPeftModel`."""
+    import peft.auto
+
+    auto_class = next((head.auto_class for head in HEADS if head.peft_task_type == peft_task_type), None)
+    for name in dir(peft.auto):
+        if name.startswith("AutoPeftModel") and getattr(getattr(peft.auto, name), "_target_class", None) is auto_class:
+            return name
+    return "AutoPeftModel"
 
 
 def usage_snippet(staged: StagedRun, repo_id: str, revision: str | None) -> str:
@@ -308,7 +306,7 @@ def usage_snippet(staged: StagedRun, repo_id: str, revision: str | None) -> str:
     extra = (f", revision={revision!r}" if revision and revision != "main" else "")
     trust = ", trust_remote_code=True" if remote else ""
     if staged.kind == "adapter":
-        peft_class = PEFT_AUTO_CLASS.get(staged.peft_task_type or "", "AutoPeftModel")
+        peft_class = peft_auto_class(staged.peft_task_type)
         labelled = "id2label" in _read_json(staged.folder / "config.json") and staged.peft_task_type in (
             "SEQ_CLS", "TOKEN_CLS")
         # the base's own config may have another label set (e.g. a pretrained encoder): take the task's

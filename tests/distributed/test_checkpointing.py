@@ -12,7 +12,7 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 import transfuse
-from transfuse.training.checkpointing import (
+from transfuse.common.checkpointing import (
     PARTIAL_DIR,
     AtomicCheckpointMixin,
     is_complete_checkpoint,

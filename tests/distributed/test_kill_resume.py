@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from script_runs import PROBE, SCRIPT, classification_args, quiet_env
 from transformers.trainer_utils import get_last_checkpoint
 
-from transfuse.training.checkpointing import PARTIAL_DIR, last_complete_checkpoint
+from transfuse.common.checkpointing import PARTIAL_DIR, last_complete_checkpoint
 
 
 def _start(record: Path, output_dir: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from datasets import Dataset
 
 from transfuse import distributed
 from transfuse.distributed import (
     WorldSizeMismatchError,
     check_world_size,
     enable_cpu_process_group,
-    map_once,
     per_process_device_map,
     requested_world_size,
     running_world_size,
@@ -112,36 +110,6 @@ def test_config_file_process_count(tmp_path):
     config.write_text("distributed_type: 'NO'\nuse_cpu: true\nnum_processes: 4\n")
     request = world_size_from_accelerate_launch(["accelerate", "launch", "--config_file", str(config), "run.py"])
     assert request.world_size == 4 and str(config) in request.source
-
-
-def test_map_once_computes_on_the_main_process_and_the_others_load_it(monkeypatch, tmp_path):
-    """Two ranks simulated in turn: the main process computes, the second finds its cache file (named from the
-    fingerprints of the in-memory data and the function, the same on every rank) and does not compute again."""
-    import contextlib
-
-    class TwoProcesses:
-        num_processes = 2
-        local_main_process_first = staticmethod(contextlib.nullcontext)
-
-    monkeypatch.setattr(distributed, "PartialState", TwoProcesses)
-    log = tmp_path / "calls.txt"  # a path, not a list: the function (and so its fingerprint) must not change
-
-    def double(batch):
-        with open(log, "a") as handle:
-            handle.write(f"{len(batch['x'])}\n")
-        return {"y": [x * 2 for x in batch["x"]]}
-
-    results = [map_once(Dataset.from_dict({"x": [1, 2, 3]}), double, desc="double", batched=True,
-                        cache_dir=str(tmp_path)) for _rank in (0, 1)]
-    assert [r["y"] for r in results] == [[2, 4, 6], [2, 4, 6]]
-    assert log.read_text().split() == ["3"]  # computed once
-    assert results[0].cache_files == results[1].cache_files and results[1].cache_files
-
-
-def test_map_once_on_one_process_is_a_plain_map():
-    dataset = Dataset.from_dict({"x": [1, 2, 3]})
-    mapped = map_once(dataset, lambda row: {"y": row["x"] * 2}, desc="double")
-    assert mapped["y"] == [2, 4, 6]
 
 
 def test_quantized_base_goes_on_this_ranks_device(monkeypatch):

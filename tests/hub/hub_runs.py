@@ -30,7 +30,7 @@ def _train_a_little(model: torch.nn.Module, steps: int = 4) -> None:
 
 
 def _finish_run_folder(output_dir: Path, *, adapter: str | None, base_model: str | None) -> None:
-    from transfuse.training.run_dir import write_metrics, write_model_card
+    from transfuse.common.folder import write_metrics, write_model_card
 
     command = f"transfuse train classification --train_file train.jsonl --hub_token {TOKEN} --output_dir {output_dir}"
     metrics = {"accuracy": 0.75, "f1_macro": 0.7}

@@ -11,11 +11,11 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, BertConfig, BertForSequenceClassification, pipeline
 
+from transfuse.common.folder import LOSS_CURVE_FILE, METRICS_FILE, MODEL_CARD_FILE
 from transfuse.data import DataValidationError, loading
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.tokenization import train_tokenizer
 from transfuse.training import parse_arguments, workflow
-from transfuse.training.run_dir import LOSS_CURVE_FILE, METRICS_FILE, MODEL_CARD_FILE
 
 
 def train(argv: list[str]) -> dict:

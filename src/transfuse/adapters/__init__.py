@@ -1,10 +1,11 @@
 """The adapter suite: every peft method on transfuse and Hub models, QLoRA, heads that survive, merging,
 one base with many task adapters.
 
-Laid out like peft's tuners: `arguments.py` (flags), `methods.py` (peft configs and default target modules per
-architecture, refusals), `quantization.py` (bitsandbytes), `heads.py` (new modules from the loading report),
-`apply.py` (wrap a model), `loading.py` (run folders), `merge.py` (export), `multitask.py` (one base, many
-tasks), `check.py` + `callbacks.py` (training-time wiring).
+One module per step of an adapter's life, not per method (every method's layers, saving and merging stay in
+peft): `arguments.py` (flags), `methods.py` (`AdapterArguments` -> the peft config of each method, default
+target modules per architecture, refusals), `quantization.py` (bitsandbytes), `heads.py` (new modules from the
+loading report), `apply.py` (wrap a model), `loading.py` (run folders), `merge.py` (export), `multitask.py` (one
+base, many tasks), `check.py` + `callbacks.py` (training-time wiring).
 """
 
 from .apply import apply_adapter, is_quantized

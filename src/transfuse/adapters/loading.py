@@ -16,31 +16,17 @@ from typing import Any
 import transformers
 from peft import PeftConfig, PeftModel, TaskType
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForQuestionAnswering,
-    AutoModelForSeq2SeqLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    PretrainedConfig,
-)
+from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from .. import modeling as transfuse_modeling
+from ..modeling.heads import HEADS
 from .arguments import AdapterArguments
 from .quantization import quantization_kwargs
 
 ADAPTER_CONFIG = "adapter_config.json"
 RUN_ADAPTER_INFO = "transfuse_adapter.json"
-AUTO_CLASS_BY_TASK_TYPE = {
-    TaskType.SEQ_CLS: AutoModelForSequenceClassification,
-    TaskType.TOKEN_CLS: AutoModelForTokenClassification,
-    TaskType.QUESTION_ANS: AutoModelForQuestionAnswering,
-    TaskType.CAUSAL_LM: AutoModelForCausalLM,
-    TaskType.SEQ_2_SEQ_LM: AutoModelForSeq2SeqLM,
-    TaskType.FEATURE_EXTRACTION: AutoModel,
-}
+# the Auto class that rebuilds the head an adapter was trained on, from the task type in adapter_config.json
+AUTO_CLASS_BY_TASK_TYPE = {TaskType(head.peft_task_type): head.auto_class for head in HEADS if head.peft_task_type}
 
 
 def is_adapter_folder(path: str | Path) -> bool:
@@ -95,7 +81,16 @@ def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: An
     trained_with = training_adapter_arguments(path)
     if quantized and trained_with is not None and "quantization_config" not in kwargs:
         kwargs.update(quantization_kwargs(trained_with, model_class, config))
-    return model_class.from_pretrained(base, config=config, **kwargs), peft_config
+    # a task that added tokens grew the embeddings: load the base at its own size, then grow it the same way
+    # (the grown matrix itself is in the adapter, saved through `modules_to_save`)
+    grown = getattr(config, "vocab_size", None)
+    base_size = getattr(AutoConfig.from_pretrained(base), "vocab_size", None) if grown is not None else None
+    if base_size is not None and base_size != grown:
+        config.vocab_size = base_size
+    model = model_class.from_pretrained(base, config=config, **kwargs)
+    if base_size is not None and base_size != grown:
+        model.resize_token_embeddings(grown)
+    return model, peft_config
 
 
 def load_for_inference(

@@ -33,15 +33,9 @@ from peft.utils.constants import (
     TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING,
 )
 from torch import nn
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForQuestionAnswering,
-    AutoModelForSeq2SeqLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-)
 from transformers.pytorch_utils import Conv1D
 
+from ..modeling.heads import FEATURE_EXTRACTION, HEADS
 from .arguments import AdapterArguments
 
 TRANSFUSE_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -67,13 +61,12 @@ PEFT_TARGET_MODULES: dict[str, dict[str, list[str]]] = {
     "ia3": TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
 }
 
-# Which peft task type (and so which PeftModelFor* wrapper) a head gets, found through the Auto classes.
-TASK_TYPES_BY_AUTO_CLASS = (
-    (AutoModelForSequenceClassification, TaskType.SEQ_CLS),
-    (AutoModelForTokenClassification, TaskType.TOKEN_CLS),
-    (AutoModelForQuestionAnswering, TaskType.QUESTION_ANS),
-    (AutoModelForCausalLM, TaskType.CAUSAL_LM),
-    (AutoModelForSeq2SeqLM, TaskType.SEQ_2_SEQ_LM),
+# Which peft task type (and so which PeftModelFor* wrapper) a head gets, found through the Auto classes of the
+# heads table. A backbone gets a plain PeftModel (peft's own default), not a feature-extraction wrapper.
+TASK_TYPES_BY_AUTO_CLASS = tuple(
+    (head.auto_class, TaskType(head.peft_task_type))
+    for head in HEADS
+    if head.peft_task_type not in (None, FEATURE_EXTRACTION)
 )
 GENERATION_TASKS = (TaskType.CAUSAL_LM, TaskType.SEQ_2_SEQ_LM)
 

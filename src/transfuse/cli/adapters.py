@@ -29,9 +29,11 @@ from ..adapters import (
 from ..adapters.arguments import PROMPT_LEARNING
 from ..adapters.check import synthetic_batch
 from ..adapters.loading import AUTO_CLASS_BY_TASK_TYPE
+from ..adapters.methods import TASK_TYPES_BY_AUTO_CLASS
+from ..modeling.heads import head_for
 
-TASKS = {"seq-cls": "SEQ_CLS", "token-cls": "TOKEN_CLS", "qa": "QUESTION_ANS", "causal-lm": "CAUSAL_LM",
-         "seq2seq-lm": "SEQ_2_SEQ_LM"}
+# --task: the short names of the heads that get a peft task model (seq-cls, token-cls, qa, seq2seq-lm, causal-lm)
+TASKS = {head_for(auto_class).name: task_type.value for auto_class, task_type in TASK_TYPES_BY_AUTO_CLASS}
 USAGE = """usage: transfuse adapters check --model_name_or_path PATH [--task seq-cls] [--adapter lora ...]
        transfuse adapters methods [--model_name_or_path PATH]"""
 

@@ -2,9 +2,8 @@
 
 `load_splits` is the one entry point: it returns, per split (train / validation / test), the examples exactly
 as the source holds them plus the name of that source, which every later error message quotes. Reading goes
-through
-`datasets.load_dataset` (a Hub name, or the `csv` / `json` / `parquet` builders for local files), so caching,
-memory mapping and the Arrow types are the library's. What is added here:
+through `datasets.load_dataset` (a Hub name, or the `csv` / `json` / `parquet` builders for local files), so
+caching, memory mapping and the Arrow types are the library's. What is added here:
 
 * a missing file or an unknown extension is reported with the flag that named it;
 * a row that does not parse is located (file and line) by re-reading the file line by line after the builder

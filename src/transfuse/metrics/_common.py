@@ -1,4 +1,5 @@
-"""Small helpers shared by the metric modules: making results JSON-serialisable and flat.
+"""Small helpers shared by the metric modules: the length check of predictions against references, and
+flattening nested results for loggers that keep only scalars.
 
 Every public metric function in :mod:`transfuse.metrics` returns plain Python ``float`` / ``int`` /
 ``str`` / ``list`` / ``dict`` values (never numpy scalars), so results can go straight into
@@ -9,25 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
-
-
-def to_python(obj: Any) -> Any:
-    """Recursively convert numpy scalars/arrays (and tuples) inside ``obj`` to plain Python objects."""
-    if isinstance(obj, Mapping):
-        return {str(k): to_python(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_python(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_python(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    return obj
 
 
 def flatten_metrics(results: Mapping[str, Any], sep: str = "_") -> dict[str, Any]:

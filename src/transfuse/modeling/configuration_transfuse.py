@@ -12,18 +12,6 @@ from transformers import PreTrainedConfig
 
 ARCHITECTURES = ("encoder", "decoder", "encoder-decoder")
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rotary")
-# Written into every config.json: each Auto class finds its head in the code shipped with the checkpoint, so
-# the folder (or Hub repo) loads with `trust_remote_code=True` where transfuse is not installed.
-AUTO_MAP = {
-    "AutoConfig": "configuration_transfuse.TransfuseConfig",
-    "AutoModel": "modeling_transfuse.TransfuseModel",
-    "AutoModelForMaskedLM": "modeling_transfuse.TransfuseForMaskedLM",
-    "AutoModelForCausalLM": "modeling_transfuse.TransfuseForCausalLM",
-    "AutoModelForSeq2SeqLM": "modeling_transfuse.TransfuseForConditionalGeneration",
-    "AutoModelForSequenceClassification": "modeling_transfuse.TransfuseForSequenceClassification",
-    "AutoModelForQuestionAnswering": "modeling_transfuse.TransfuseForQuestionAnswering",
-    "AutoModelForTokenClassification": "modeling_transfuse.TransfuseForTokenClassification",
-}
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
 CLASSIFIER_POOLINGS = ("first", "last", "mean")
 
@@ -71,6 +59,11 @@ class TransfuseConfig(PreTrainedConfig):
 
     model_type = "transfuse"
     keys_to_ignore_at_inference = ["cache"]
+    # The `auto_map` written into every new config.json (each Auto class -> its head in the code shipped with the
+    # checkpoint, so the folder loads with `trust_remote_code=True`). `transfuse.modeling` sets it from its heads
+    # table when it registers the model; this file stays self-contained, and a config loaded as remote code
+    # reads its `auto_map` from config.json.
+    default_auto_map = None
 
     architecture: str = "encoder"
     vocab_size: int = 8000
@@ -108,8 +101,8 @@ class TransfuseConfig(PreTrainedConfig):
         if self.decoder_start_token_id is None and self.is_encoder_decoder:
             self.decoder_start_token_id = self.bos_token_id
         super().__post_init__(**kwargs)
-        if getattr(self, "auto_map", None) is None:
-            self.auto_map = dict(AUTO_MAP)
+        if getattr(self, "auto_map", None) is None and self.default_auto_map:
+            self.auto_map = dict(self.default_auto_map)
 
     def _validate(self) -> None:
         def choose(field: str, allowed: tuple[str, ...]) -> None:
@@ -171,4 +164,4 @@ class TransfuseConfig(PreTrainedConfig):
         return text_config
 
 
-__all__ = ["TransfuseConfig", "ARCHITECTURES", "AUTO_MAP", "CLASSIFIER_POOLINGS", "POSITION_EMBEDDING_TYPES"]
+__all__ = ["TransfuseConfig", "ARCHITECTURES", "CLASSIFIER_POOLINGS", "POSITION_EMBEDDING_TYPES"]

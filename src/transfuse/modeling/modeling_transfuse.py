@@ -582,12 +582,15 @@ class TransfuseForMaskedLM(TransfusePreTrainedModel):
                               attentions=outputs.attentions)
 
 
-class TransfuseForCausalLM(TransfusePreTrainedModel, GenerationMixin):
-    _tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
+class _GeneratingHead(TransfusePreTrainedModel, GenerationMixin):
+    """Shared plumbing of the two generating heads: the backbone and a bias-free vocabulary projection, tied to
+    the token embeddings (`_tied_weights_keys`), for the architecture each accepts (`_accepts`: the allowed
+    architectures and what to use instead)."""
+
+    _accepts: tuple[tuple[str, ...], str]
 
     def __init__(self, config: TransfuseConfig):
-        _require_architecture(config, "TransfuseForCausalLM", ("decoder",),
-                              "Use TransfuseForConditionalGeneration for an encoder-decoder.")
+        _require_architecture(config, type(self).__name__, *self._accepts)
         super().__init__(config)
         self.model = TransfuseModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
@@ -598,6 +601,11 @@ class TransfuseForCausalLM(TransfusePreTrainedModel, GenerationMixin):
 
     def set_output_embeddings(self, value):
         self.lm_head = value
+
+
+class TransfuseForCausalLM(_GeneratingHead):
+    _tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
+    _accepts = (("decoder",), "Use TransfuseForConditionalGeneration for an encoder-decoder.")
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, inputs_embeds=None,
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
@@ -615,22 +623,9 @@ class TransfuseForCausalLM(TransfusePreTrainedModel, GenerationMixin):
                                                  hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
-class TransfuseForConditionalGeneration(TransfusePreTrainedModel, GenerationMixin):
+class TransfuseForConditionalGeneration(_GeneratingHead):
     _tied_weights_keys = {"lm_head.weight": "model.encoder.embed_tokens.weight"}
-
-    def __init__(self, config: TransfuseConfig):
-        _require_architecture(config, "TransfuseForConditionalGeneration", ("encoder-decoder",),
-                              "Use TransfuseForCausalLM for a decoder-only model.")
-        super().__init__(config)
-        self.model = TransfuseModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
+    _accepts = (("encoder-decoder",), "Use TransfuseForCausalLM for a decoder-only model.")
 
     def get_encoder(self, modality: str | None = None):
         return self.model.encoder

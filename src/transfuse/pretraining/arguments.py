@@ -3,9 +3,9 @@
 Four dataclasses go to one `HfArgumentParser`, filled from flags, a YAML/JSON file, or a file plus flags that
 override it (`transfuse pretrain configs/pretraining/small_decoder.yaml --max_steps 100`):
 
-* `ModelArguments` (shared with the task commands, `transfuse.training.arguments`): the architecture, a preset
-  or a checkpoint to continue, config overrides, and the tokenizer (`--tokenizer_name`, or one trained on the
-  training text with `--tokenizer_kind` / `--vocab_size`);
+* `ModelArguments` (shared with the task commands, `transfuse.common.arguments`): the architecture (default
+  encoder), a preset or a checkpoint to continue, config overrides, and the tokenizer (`--tokenizer_name`, or
+  one trained on the training text with `--tokenizer_kind` / `--vocab_size`);
 * `PretrainingArguments` (here): the objective's noise settings, `--config_name` (any config, e.g. GPT-2 or
   BERT, built from scratch through the same pipeline), a wall-clock budget, the output-folder guard;
 * `CorpusArguments` (here): the training and validation text and how it is packed (`--block_size`); its base
@@ -24,9 +24,10 @@ from typing import Any
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..common.arguments import ModelArguments, parse_config_and_flags
 from ..tokenization import ENCODING_ERRORS
-from ..training.arguments import ModelArguments, parse_config_and_flags
 
+DEFAULT_ARCHITECTURE = "encoder"  # --architecture's default here (for a task it is the task's first)
 # Friendlier defaults than TrainingArguments' for pretraining from scratch on a CPU.
 TRAINING_DEFAULTS: dict[str, Any] = {
     "learning_rate": 5e-4,
@@ -213,7 +214,9 @@ def check_pretraining_arguments(
     corpus: CorpusArguments,
     training: TrainingArguments,
 ) -> None:
-    """The checks across dataclasses, naming the flags."""
+    """The checks across dataclasses, naming the flags; an unset `--architecture` becomes the encoder."""
+    if model.architecture is None:
+        model.architecture = DEFAULT_ARCHITECTURE
     if pretraining.config_name and not model.from_scratch:
         raise ValueError(
             f"--config_name builds a new model but --model_name_or_path {model.model_name_or_path!r} "

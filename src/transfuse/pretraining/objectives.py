@@ -20,6 +20,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from ..modeling.heads import head_for
 from .arguments import PretrainingArguments
 from .denoising import DataCollatorForTextInfilling
 
@@ -32,7 +33,11 @@ class Objective:
     auto_model_class: type
     build_collator: Callable[[PreTrainedTokenizerBase, PretrainingArguments], Callable]
     needs_mask_token: bool
-    pipeline_tag: str  # the Hub task type of the pretrained model (model card)
+
+    @property
+    def pipeline_tag(self) -> str:
+        """The Hub task type of the pretrained model (model card), from the heads table."""
+        return head_for(self.auto_model_class).pipeline_tag
 
     def check_tokenizer(self, tokenizer: PreTrainedTokenizerBase, tokenizer_name: str) -> None:
         """Fail before training when the tokenizer lacks a token this objective writes into batches."""
@@ -70,15 +75,9 @@ def _text_infilling_collator(tokenizer: PreTrainedTokenizerBase, args: Pretraini
 
 
 OBJECTIVES: dict[str, Objective] = {
-    "encoder": Objective(
-        "masked language modelling", AutoModelForMaskedLM, _masked_lm_collator, True, "fill-mask"
-    ),
-    "decoder": Objective(
-        "causal language modelling", AutoModelForCausalLM, _causal_lm_collator, False, "text-generation"
-    ),
-    "encoder-decoder": Objective(
-        "text infilling", AutoModelForSeq2SeqLM, _text_infilling_collator, True, "text2text-generation"
-    ),
+    "encoder": Objective("masked language modelling", AutoModelForMaskedLM, _masked_lm_collator, True),
+    "decoder": Objective("causal language modelling", AutoModelForCausalLM, _causal_lm_collator, False),
+    "encoder-decoder": Objective("text infilling", AutoModelForSeq2SeqLM, _text_infilling_collator, True),
 }
 
 __all__ = ["OBJECTIVES", "Objective"]

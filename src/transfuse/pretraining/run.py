@@ -11,7 +11,7 @@ The steps, each failing before training with a message that names the flag to ch
    Trainer restores model, optimizer, scheduler and RNG and skips the batches already consumed, so the data
    order continues exactly where it stopped; checkpoints are written atomically);
 6. save model + tokenizer, evaluate (validation loss and perplexity), and write the run folder:
-   `metrics.json`, a model card with the command, `loss_curve.png` (`transfuse.training.run_dir`).
+   `metrics.json`, a model card with the command, `loss_curve.png` (`transfuse.common.folder`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 from datasets import IterableDataset
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from ..distributed import check_world_size
-from ..training.arguments import ModelArguments
-from ..training.checkpointing import AtomicCheckpointMixin
-from ..training.run_dir import (
+from ..common.arguments import ModelArguments
+from ..common.builder import preset_name
+from ..common.checkpointing import AtomicCheckpointMixin
+from ..common.folder import (
     LOSS_CURVE_FILE,
     check_output_dir,
     plot_loss_curves,
@@ -37,6 +37,7 @@ from ..training.run_dir import (
     write_metrics,
     write_model_card,
 )
+from ..distributed import check_world_size
 from .arguments import CorpusArguments, PretrainingArguments, check_pretraining_arguments
 from .corpus import TEXT, Corpus, load_text_corpus
 from .model import build_model, load_or_train_tokenizer
@@ -242,8 +243,7 @@ def _write_run_folder(
             "objective": results["objective"],
             "model": model_args.model_name_or_path
             or pretraining_args.config_name
-            or model_args.preset
-            or "small",
+            or preset_name(model_args),
             "block_size": corpus_args.block_size,
             "learning_rate": training.learning_rate,
             "per_device_train_batch_size": training.per_device_train_batch_size,

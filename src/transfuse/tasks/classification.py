@@ -3,18 +3,18 @@
 The three problem types of `transformers`' sequence-classification heads, chosen by `--problem_type` or
 detected from the label column (`auto`): a list per row is multi-label, numbers with a fractional part are a
 regression target, anything else (strings, integers, booleans) is single-label. Label names are learned from
-the training split and stored in the model config (`id2label` / `label2id`), so predictions, the model card
-and
-`transformers.pipeline("text-classification")` all speak in the data's own names.
+the training split and stored in the model config (`id2label` / `label2id`, see `labels.py`), so predictions,
+the model card and `transformers.pipeline("text-classification")` all speak in the data's own names.
 
 Integer labels without names (`0`/`1`) keep their values as names; `--class_names negative positive` (or the
-names of a Hub dataset's `ClassLabel` column) names the integers 0..n-1 instead.
+names of a Hub dataset's `ClassLabel` column) names the integers 0..n-1 instead. A column mixing integers and
+names without either is refused before training.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,10 @@ from transformers import AutoModelForSequenceClassification, PretrainedConfig, P
 
 from ..data.validation import BadRow, find_bad_numbers, find_bad_texts
 from ..metrics.classification import classification_metrics, multilabel_metrics, regression_metrics
+from ..modeling.configuration_transfuse import ARCHITECTURES
+from ..modeling.heads import head_for
 from .base import Split, Task
+from .labels import LabelVocabulary, find_mixed_labels
 
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
@@ -100,57 +103,12 @@ class ClassificationArguments:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Labels: raw values <-> ids
+# Problem type
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _label_key(value: Any) -> str:
-    """The canonical text of a label value: `1`, `1.0` (an integer column read with nulls) and `"1"` agree."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _is_integer_text(text: str) -> bool:
-    return text.lstrip("-").isdigit()
-
-
-class LabelVocabulary:
-    """The label names of a model, in id order, and the mapping of raw data values to ids.
-
-    A value maps to the id of the name it spells; when no name is an integer, an integer value in range maps
-    to itself (data labelled 0..n-1 against named classes, as in `--class_names` or a Hub `ClassLabel`).
-    """
-
-    def __init__(self, names: Sequence[str]):
-        self.names = [str(name) for name in names]
-        self._ids = {name: i for i, name in enumerate(self.names)}
-        self._values_are_ids = not any(_is_integer_text(name) for name in self.names)
-
-    @classmethod
-    def from_values(cls, values: Iterable[Any], names: Sequence[str] | None = None) -> LabelVocabulary:
-        if names:
-            return cls(names)
-        keys = {_label_key(value) for value in values}
-        if all(_is_integer_text(key) for key in keys):
-            return cls(sorted(keys, key=int))
-        return cls(sorted(keys))
-
-    def id_of(self, value: Any) -> int | None:
-        key = _label_key(value)
-        if key in self._ids:
-            return self._ids[key]
-        if self._values_are_ids and _is_integer_text(key) and 0 <= int(key) < len(self.names):
-            return int(key)
-        return None
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-
 def detect_problem_type(values: Sequence[Any]) -> str:
-    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else
-    single-label."""
+    """`auto`: lists -> multi-label; numbers with a fractional part (or NaN) -> regression; else single-label."""
     present = [value for value in values if value is not None]
     if any(isinstance(value, (list, tuple)) for value in present):
         return MULTI_LABEL
@@ -169,9 +127,10 @@ class ClassificationTask(Task):
     """Sequence classification and regression over one text or a pair of texts."""
 
     name = "classification"
-    pipeline_tag = "text-classification"
     arguments_class = ClassificationArguments
     auto_model_class = AutoModelForSequenceClassification
+    pipeline_tag = head_for(AutoModelForSequenceClassification).pipeline_tag
+    architectures = ARCHITECTURES  # the head pools any of them (first token, last token or mean)
 
     def __init__(self, args: ClassificationArguments, max_seq_length: int = 128, num_proc: int | None = None):
         super().__init__(args, max_seq_length, num_proc)
@@ -204,15 +163,16 @@ class ClassificationTask(Task):
         for column in self.input_columns():
             bad += find_bad_texts(examples[column], column)
         if self.has_references(examples):
-            bad += self._find_bad_labels(examples[self.args.label_column])
+            bad += self._find_bad_labels(examples[self.args.label_column], self._class_label_names(examples))
         return bad
 
-    def _find_bad_labels(self, values: Sequence[Any]) -> list[BadRow]:
+    def _find_bad_labels(self, values: Sequence[Any], class_label_names: list[str] | None) -> list[BadRow]:
         column = self.args.label_column
         problem_type = self.problem_type or detect_problem_type(values)
         if problem_type == REGRESSION:
             return find_bad_numbers(values, column)
         bad = []
+        usable = []  # each row's labels, for the mixed-kinds check of a training split
         for index, value in enumerate(values):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 bad.append(BadRow(index, column, "missing label (null)"))
@@ -220,21 +180,22 @@ class ClassificationTask(Task):
             if problem_type == MULTI_LABEL and not isinstance(value, (list, tuple)):
                 bad.append(BadRow(index, column, "multi-label target is not a list", f"got {value!r}"))
                 continue
-            if self.labels is None:
-                continue  # the label set is learned from this (training) split
-            for label in value if problem_type == MULTI_LABEL else [value]:
+            labels = value if problem_type == MULTI_LABEL else [value]
+            if self.labels is None:  # the label set is learned from this (training) split
+                usable.append((index, labels))
+                continue
+            for label in labels:
                 if self.labels.id_of(label) is None:
-                    known = ", ".join(map(repr, self.labels.names[:10])) + (
-                        " ..." if len(self.labels) > 10 else ""
-                    )
                     bad.append(
                         BadRow(
                             index,
                             column,
                             "label not seen in training",
-                            f"{label!r}; the model's labels are {known}",
+                            f"{label!r}; the model's labels are {self.labels.describe()}",
                         )
                     )
+        if usable and not (self.args.class_names or class_label_names):  # names make integers ids: no mix-up
+            bad += find_mixed_labels(usable, column)
         return bad
 
     # ---- model shape -----------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
 * `models`: the model and tokenizer of a run (preset from scratch, checkpoint, Hub model; adapters);
 * `trainer`: the Trainer whose evaluation runs through the task (`build_trainer`);
 * `precision`: bf16 inference where the hardware has bf16 matrix units;
-* `run_dir`: the run folder (metrics.json, model card, loss curve) and its overwrite guard;
 * `workflow`: `train`, `evaluate` and `predict`, start to finish.
+
+The run folder, checkpoints, `ModelArguments` and the from-scratch builder are shared with pretraining and live
+in `transfuse.common`.
 """
 
 from .arguments import (

@@ -1,8 +1,9 @@
 """Command-line options of `transfuse train|evaluate|predict <task>` and `scripts/run_<task>.py`.
 
-Six dataclasses go to one `HfArgumentParser`: `ModelArguments` and `DataArguments` (here), the task's own
-`arguments_class` (its columns), `AdapterArguments` (`transfuse.adapters`), `RunArguments` (here: what the
-workflow does around the Trainer) and the task's `TrainingArguments` class. They are filled from flags, from a
+Six dataclasses go to one `HfArgumentParser`: `ModelArguments` (shared with `transfuse pretrain`,
+`transfuse.common.arguments`), `DataArguments` (here), the task's own `arguments_class` (its columns),
+`AdapterArguments` (`transfuse.adapters`), `RunArguments` (here: what the workflow does around the Trainer) and
+the task's `TrainingArguments` class. They are filled from flags, from a
 YAML/JSON file, or from a file plus flags that override it (`transfuse train classification cfg.yaml
 --learning_rate 1e-4`). Each dataclass checks its own fields in `__post_init__`; `check_arguments` checks the
 combinations across them for one command. Both run before any data or model is loaded.
@@ -10,104 +11,22 @@ combinations across them for one command. Both run before any data or model is l
 
 from __future__ import annotations
 
-import difflib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from ..adapters import AdapterArguments
 from ..adapters.callbacks import check_training_arguments
+from ..common.arguments import ModelArguments, parse_config_and_flags, parse_config_overrides
 from ..data.loading import SPLIT_FLAGS, check_file_format
-from ..distributed import enable_cpu_process_group
-from ..modeling.configuration_transfuse import ARCHITECTURES
-from ..modeling.presets import PRESETS
 from ..tasks import Task
-from ..tokenization import KINDS
 
 COMMANDS = ("train", "evaluate", "predict")
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-# Friendlier defaults than TrainingArguments' for short runs: log (and plot) the loss every 25 steps, and pin
-# memory only where there is a GPU to copy to (on CPU it only warns).
+# Friendlier defaults than TrainingArguments' for short runs: log (and plot) the loss every 25 steps.
+# (`build_parser` also turns pinned memory on only where there is a GPU to copy to; on CPU it only warns.)
 TRAINING_DEFAULTS: dict[str, Any] = {"logging_steps": 25}
-
-
-@dataclass
-class ModelArguments:
-    """Where the model and tokenizer come from: a preset trained from scratch, or a checkpoint / Hub model."""
-
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "A transfuse run folder or checkpoint, a local Hugging Face model folder or a Hub model "
-            "id with a head for the task (e.g. a BERT). Unset: build --preset from scratch."
-        },
-    )
-    preset: str | None = field(
-        default=None,
-        metadata={
-            "help": f"Size of a transfuse model trained from scratch: {', '.join(PRESETS)} (default small). "
-            "Only without --model_name_or_path.",
-            "choices": list(PRESETS),
-        },
-    )
-    architecture: str = field(
-        default="encoder",
-        metadata={"help": "Shape of a model built from --preset.", "choices": list(ARCHITECTURES)},
-    )
-    config_overrides: str | None = field(
-        default=None,
-        metadata={
-            "help": "Comma-separated config fields to override, e.g. `hidden_size=128,num_hidden_layers=2` "
-            "(preset) or `hidden_dropout_prob=0.2` (checkpoint)."
-        },
-    )
-    tokenizer_name: str | None = field(
-        default=None,
-        metadata={
-            "help": "Tokenizer folder or Hub id. Default: the model's own; for --preset, a new tokenizer "
-            "trained on the training texts."
-        },
-    )
-    tokenizer_kind: str = field(
-        default="bpe",
-        metadata={"help": "Kind of tokenizer trained for --preset.", "choices": list(KINDS)},
-    )
-    vocab_size: int | None = field(
-        default=None,
-        metadata={
-            "help": "Vocabulary size of the tokenizer trained for --preset (default: the preset's, at least 512)."
-        },
-    )
-    model_revision: str = field(default="main", metadata={"help": "Hub branch, tag or commit of the model."})
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow a Hub model to run its own modeling code (read it first)."}
-    )
-    ignore_mismatched_sizes: bool = field(
-        default=False,
-        metadata={
-            "help": "Re-initialise head weights whose shape differs from the checkpoint's (e.g. a classifier "
-            "trained with another number of labels)."
-        },
-    )
-
-    def __post_init__(self) -> None:
-        if self.model_name_or_path and self.preset:
-            raise ValueError(
-                f"--preset {self.preset} builds a new model but --model_name_or_path "
-                f"{self.model_name_or_path!r} loads one; pass only one of the two."
-            )
-        if self.vocab_size is not None and self.vocab_size <= 0:
-            raise ValueError(f"--vocab_size {self.vocab_size} must be positive.")
-        parse_config_overrides(self.config_overrides)  # fail at parse time on a malformed string
-
-    @property
-    def from_scratch(self) -> bool:
-        return self.model_name_or_path is None
 
 
 @dataclass
@@ -210,7 +129,7 @@ class RunArguments:
 
 @dataclass
 class ParsedArguments:
-    """Everything one command was given, one attribute per dataclass."""
+    """Everything one command was given, one attribute per dataclass, and the task they were parsed for."""
 
     model: ModelArguments
     data: DataArguments
@@ -219,23 +138,6 @@ class ParsedArguments:
     run: RunArguments
     training: TrainingArguments
     task_class: type[Task] | None = None  # the task these options were parsed for
-
-
-def parse_config_overrides(text: str | None) -> dict[str, Any]:
-    """`"hidden_size=128,pre_norm=true"` -> `{"hidden_size": 128, "pre_norm": True}` (values read as JSON)."""
-    overrides: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(
-                f"--config_overrides item {item!r} is not `name=value`; e.g. "
-                "--config_overrides hidden_size=128,num_hidden_layers=2"
-            )
-        try:
-            overrides[key.strip()] = json.loads(raw.strip())
-        except json.JSONDecodeError:
-            overrides[key.strip()] = raw.strip()
-    return overrides
 
 
 def build_parser(task_class: type[Task]) -> HfArgumentParser:
@@ -254,44 +156,12 @@ def build_parser(task_class: type[Task]) -> HfArgumentParser:
     return parser
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} not found.")
-    text = path.read_text(encoding="utf-8")
-    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    if not isinstance(values, dict):
-        raise ValueError(
-            f"{path} must hold a mapping of option names to values, got {type(values).__name__}."
-        )
-    return values
-
-
-def parse_config_and_flags(parser: HfArgumentParser, argv: list[str]) -> tuple:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` into the parser's dataclasses; flags override the file,
-    and an unknown key in the file is refused with the closest known option."""
-    # before TrainingArguments sets up its devices: DDP over gloo on CPU-only machines
-    enable_cpu_process_group()
-    argv = list(argv)
-    if argv and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES:
-        values = read_config_file(argv.pop(0))
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            hints = [
-                f"{key!r} (did you mean {close[0]!r}?)"
-                if (close := difflib.get_close_matches(key, known, 1))
-                else repr(key)
-                for key in unknown
-            ]
-            raise ValueError(f"Unknown option(s) in the config file: {', '.join(hints)}.")
-        parser.set_defaults(**values)
-    return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
-
-
 def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file. An unset
+    `--architecture` becomes the task's first (`Task.architectures`)."""
     model, data, task, adapter, run, training = parse_config_and_flags(build_parser(task_class), argv)
+    if model.architecture is None:
+        model.architecture = task_class.architectures[0]
     return ParsedArguments(
         model=model, data=data, task=task, adapter=adapter, run=run, training=training, task_class=task_class
     )
@@ -301,13 +171,18 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
     """The cross-dataclass checks of one command (`train`, `evaluate` or `predict`), naming the flags."""
     if command not in COMMANDS:
         raise ValueError(f"Unknown command {command!r}; choose one of {', '.join(COMMANDS)}.")
-    data, model = args.data, args.model
+    data, model, task_class = args.data, args.model, args.task_class
     for split, path in data.files().items():
         # a task's own formats (SQuAD's nested JSON, CoNLL columns, parallel text) are its reader's business
-        if path is not None and not (args.task_class and args.task_class.handles_file(path)):
+        if path is not None and not (task_class and task_class.handles_file(path)):
             check_file_format(path, SPLIT_FLAGS[split])
-    if args.task_class is not None:
-        args.task_class.check_arguments(args, command)
+    if task_class is not None:
+        if model.architecture not in task_class.architectures:
+            raise ValueError(
+                f"--architecture {model.architecture} does not suit the {task_class.name} task; choose one of "
+                f"{', '.join(task_class.architectures)} (or leave it out for {task_class.architectures[0]})."
+            )
+        task_class.check_arguments(args, command)
     if command == "train":
         if not (data.train_file or data.dataset_name):
             raise ValueError("transfuse train needs training data: --train_file FILE or --dataset_name NAME.")

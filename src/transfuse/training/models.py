@@ -2,14 +2,19 @@
 
 For training (`load_for_training`), three sources:
 
-(a) no `--model_name_or_path`: a transfuse `--preset` built from scratch, with a tokenizer trained on the
-    training texts (or `--tokenizer_name`); the config takes the tokenizer's size and special ids and the
-    task's labels;
+(a) no `--model_name_or_path`: a transfuse `--preset` of the task's `--architecture` built from scratch by the
+    builder shared with pretraining (`transfuse.common.builder`), with a tokenizer trained on the training texts
+    (or `--tokenizer_name`); the config takes the tokenizer's size and special ids, the positions the task needs
+    (`Task.max_positions`) and the task's labels;
 (b) a saved transfuse checkpoint or run folder, and
 (c) any local or Hub model whose config maps to the task's Auto class (a BERT for
     `AutoModelForSequenceClassification`), loaded with `from_pretrained(..., output_loading_info=True)`: the
     modules it reports as newly initialised are the task head, which an adapter (`--adapter lora`) trains in
     full and saves (`transfuse.adapters`).
+
+The task's own tokens (`Task.added_tokens`, e.g. predicate markers) are added to the tokenizer of every source
+as special tokens, and the embeddings grow to hold them before an adapter is applied; with an adapter, the
+embedding matrix is then trained in full and saved with it (`modules_to_save`), so the run folder reloads.
 
 For evaluation and prediction (`load_for_evaluation`), a run folder holding a full model or an adapter.
 """
@@ -32,16 +37,12 @@ from ..adapters import (
     new_module_names,
     quantization_kwargs,
 )
+from ..common import builder
+from ..common.arguments import ModelArguments, parse_config_overrides
 from ..data.loading import hub_unreachable_reason
-from ..modeling import get_preset
-from ..modeling.presets import PRESETS
 from ..tasks import Task
-from ..tokenization import train_tokenizer
-from .arguments import ModelArguments, parse_config_overrides
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PRESET = "small"
 
 
 @dataclass
@@ -73,49 +74,43 @@ def load_for_training(
                 "merge it first with `transfuse merge`."
             )
         loaded = _load_pretrained(task, model_args, adapter_args)
+    _add_task_tokens(task, loaded, adapter_args)
     loaded.model = apply_adapter(loaded.model, adapter_args, loaded.new_modules)
     return loaded
 
 
 def _build_from_preset(task: Task, model_args: ModelArguments, training_texts: Iterable[str]) -> LoadedModel:
-    preset = model_args.preset or DEFAULT_PRESET
-    max_positions = max(task.max_seq_length, PRESETS[preset]["max_position_embeddings"])
-    if model_args.tokenizer_name:
-        tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name)
-    else:
-        # the `tiny` preset's 128 ids cannot hold byte-level BPE's 256-byte alphabet: never train below 512
-        vocab_size = model_args.vocab_size or max(PRESETS[preset]["vocab_size"], 512)
-        logger.info(
-            "Training a %s tokenizer (vocab %d) on the training texts", model_args.tokenizer_kind, vocab_size
-        )
-        tokenizer = train_tokenizer(
-            training_texts,
-            kind=model_args.tokenizer_kind,
-            vocab_size=vocab_size,
-            model_max_length=max_positions,
-        )
-    fields = {
-        "vocab_size": len(tokenizer),
-        "max_position_embeddings": max_positions,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id
-        if tokenizer.bos_token_id is not None
-        else tokenizer.cls_token_id,
-        "eos_token_id": tokenizer.eos_token_id
-        if tokenizer.eos_token_id is not None
-        else tokenizer.sep_token_id,
-    }
-    fields.update(parse_config_overrides(model_args.config_overrides))
-    fields.update(task.config_updates())
-    config = get_preset(preset, model_args.architecture, **fields)
+    positions = builder.preset_positions(model_args, task.max_positions())
+    tokenizer = builder.load_or_train_tokenizer(model_args, training_texts, positions)
+    builder.add_tokens(tokenizer, task.added_tokens())
+    architecture = model_args.architecture or task.architectures[0]
+    config = builder.scratch_config(
+        model_args, tokenizer, positions, required=task.config_updates(), architecture=architecture
+    )
+    builder.check_positions(config, task.max_positions(), "--max_seq_length")
     model = task.auto_model_class.from_config(config)
     logger.info(
         "Built a %s transfuse %s from scratch: %.1fM parameters",
-        preset,
-        model_args.architecture,
+        builder.preset_name(model_args),
+        architecture,
         model.num_parameters() / 1e6,
     )
     return LoadedModel(model=model, tokenizer=tokenizer)
+
+
+def _add_task_tokens(task: Task, loaded: LoadedModel, adapter_args: AdapterArguments) -> None:
+    """The task's tokens in a loaded tokenizer, with room for them in the embeddings; an adapter then trains
+    and saves the whole embedding matrix (its new rows start random)."""
+    if not builder.add_tokens(loaded.tokenizer, task.added_tokens()):
+        return
+    embeddings = loaded.model.get_input_embeddings()
+    if len(loaded.tokenizer) > embeddings.num_embeddings:
+        loaded.model.resize_token_embeddings(len(loaded.tokenizer))
+        embeddings = loaded.model.get_input_embeddings()
+    if adapter_args.enabled:
+        name = next(name for name, module in loaded.model.named_modules() if module is embeddings)
+        loaded.new_modules = sorted({*loaded.new_modules, name})
+    logger.info("Added the task's tokens %s to the tokenizer (%d ids)", task.added_tokens(), len(loaded.tokenizer))
 
 
 def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: AdapterArguments) -> LoadedModel:
@@ -143,7 +138,7 @@ def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: Adapt
     new_modules = new_module_names(loading_info, model)
     if new_modules:
         logger.info("Newly initialised modules (trained in full): %s", ", ".join(new_modules))
-    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or path, **common)
+    tokenizer = builder.load_or_train_tokenizer(model_args, (), task.max_positions())
     return LoadedModel(model=model, tokenizer=tokenizer, base_model=path, new_modules=new_modules)
 
 
@@ -187,4 +182,4 @@ def _has_tokenizer(path: str) -> bool:
     )
 
 
-__all__ = ["DEFAULT_PRESET", "LoadedModel", "load_for_evaluation", "load_for_training"]
+__all__ = ["LoadedModel", "load_for_evaluation", "load_for_training"]

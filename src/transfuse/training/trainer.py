@@ -31,8 +31,8 @@ from transformers import (
 )
 from transformers.trainer_utils import EvalLoopOutput, has_length
 
+from ..common.checkpointing import AtomicCheckpointMixin
 from ..tasks import Task
-from .checkpointing import AtomicCheckpointMixin
 
 
 class TaskTrainerMixin:

@@ -23,6 +23,15 @@ from datasets import Dataset
 
 from ..adapters import save_for_inference
 from ..adapters.callbacks import adapter_callbacks
+from ..common.builder import preset_name
+from ..common.folder import (
+    LOSS_CURVE_FILE,
+    check_output_dir,
+    plot_loss_curves,
+    resolve_checkpoint,
+    write_metrics,
+    write_model_card,
+)
 from ..data.loading import SPLIT_FLAGS, RawSplit, load_splits
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
 from ..distributed import check_world_size, with_launcher
@@ -31,14 +40,6 @@ from ..tasks import Task, get_task_class
 from .arguments import ParsedArguments, check_arguments
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .precision import use_bf16_inference
-from .run_dir import (
-    LOSS_CURVE_FILE,
-    check_output_dir,
-    plot_loss_curves,
-    resolve_checkpoint,
-    write_metrics,
-    write_model_card,
-)
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,7 @@ def _preprocess(
 
 
 def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any] | None, prefix: str) -> dict:
-    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class":
-    ...}`."""
+    """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class": ...}`."""
     metrics = {
         key[len(prefix) + 1 :]: value
         for key, value in trainer_metrics.items()
@@ -136,8 +136,7 @@ def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any]
 
 
 def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]:
-    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of
-    `metrics.json`."""
+    """Train, save, evaluate and document one run in `--output_dir`; returns the contents of `metrics.json`."""
     check_arguments(args, "train")
     # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop before any work, say why
     check_world_size(args.training)
@@ -228,7 +227,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
     if args.adapter.enabled:
         chosen.update(lora_r=args.adapter.lora_r, lora_alpha=args.adapter.lora_alpha)
     if args.model.from_scratch:
-        chosen.update(preset=args.model.preset or "small", architecture=args.model.architecture)
+        chosen.update(preset=preset_name(args.model), architecture=args.model.architecture)
     return chosen
 
 
@@ -239,10 +238,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
 
 def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
     check_arguments(args, command)
-    if args.training.output_dir in (
-        None,
-        DEFAULT_OUTPUT_DIR,
-    ):  # the Trainer creates its folder: keep it out of cwd
+    if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
         args.training.output_dir = stack.enter_context(
             tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
         )

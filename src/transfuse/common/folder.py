@@ -1,4 +1,5 @@
-"""The run folder: what a finished `transfuse train` leaves next to the weights, and the guard around it.
+"""The run folder: what a finished `transfuse train` or `transfuse pretrain` leaves next to the weights, and the
+guard around it.
 
 A run folder holds the model (or adapter) and tokenizer, plus:
 
