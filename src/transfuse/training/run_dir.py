@@ -9,20 +9,21 @@ A run folder holds the model (or adapter) and tokenizer, plus:
   (written with `huggingface_hub.ModelCard`) and whose text gives the exact command that made the run;
 * `loss_curve.png`: training and evaluation loss against the step (matplotlib, headless Agg backend).
 
-`transfuse predict` writes its outputs with `write_jsonl`.
+`transfuse predict` writes its outputs with `transfuse.data.outputs.write_jsonl` (atomic; re-exported here).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..data.outputs import write_jsonl
 from .checkpointing import is_complete_checkpoint, last_complete_checkpoint
 
 METRICS_FILE = "metrics.json"
@@ -79,15 +80,6 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | Non
 def write_metrics(output_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
     path = Path(output_dir) / METRICS_FILE
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    return path
-
-
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
 
