@@ -30,6 +30,7 @@ from ..distributed import check_world_size, with_launcher
 from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
 from .arguments import DataArguments, ParsedArguments, check_arguments
+from .callbacks import StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .precision import use_bf16_inference
 from .run_dir import (
@@ -152,7 +153,8 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_features,
         eval_examples,
         eval_bf16=eval_bf16,
-        callbacks=adapter_callbacks(args.adapter),  # AdaLoRA's budget; the adapter start check
+        # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved
+        callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss()],
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
