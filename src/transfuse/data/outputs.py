@@ -49,14 +49,15 @@ def write_lines(path: str | Path, lines: Iterable[str], overwrite: bool = True) 
         if overwrite:
             os.replace(handle.name, path)
         else:
-            _publish_new(handle.name, path)
+            publish_new(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
     return path
 
 
-def _publish_new(temporary: str, path: Path) -> None:
+def publish_new(temporary: str | Path, path: str | Path) -> None:
+    """Move the finished `temporary` file to `path` unless `path` exists (then `FileExistsError`, nothing moved)."""
     try:
         os.link(temporary, path)  # atomic, and never replaces an existing file
     except FileExistsError:
@@ -75,4 +76,4 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]], overwrite: 
     return write_lines(path, (json.dumps(row, ensure_ascii=False) for row in rows), overwrite)
 
 
-__all__ = ["check_output_file", "write_jsonl", "write_lines"]
+__all__ = ["check_output_file", "publish_new", "write_jsonl", "write_lines"]
