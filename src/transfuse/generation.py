@@ -34,7 +34,7 @@ from transformers import (
 )
 
 from .common.builder import max_positions
-from .tokenization import ENCODING_ERRORS, iter_text_files
+from .tokenization import ENCODING_ERRORS, check_tokenizer_fits, iter_text_files
 
 
 @dataclass
@@ -163,12 +163,7 @@ def load_for_generation(
     tokenizer = AutoTokenizer.from_pretrained(
         tokenizer_name or model_name_or_path, trust_remote_code=trust_remote_code
     )
-    n_embeddings = model.get_input_embeddings().num_embeddings
-    if len(tokenizer) > n_embeddings:
-        raise ValueError(
-            f"the tokenizer has {len(tokenizer)} tokens but the model only {n_embeddings} embeddings: it "
-            "does not belong to this model (--tokenizer_name)."
-        )
+    check_tokenizer_fits(model, tokenizer, tokenizer_name or model_name_or_path)
     if not config.is_encoder_decoder:
         tokenizer.padding_side = "left"  # new tokens follow the prompt directly in every row
     return model, tokenizer

@@ -19,8 +19,10 @@ named in `adapter_config.json`; a base that only exists on this disk must be pus
 `--base_model_repo_id`).
 
 The token comes from `HF_TOKEN` or `hf auth login` (there is deliberately no `--token` flag: it would land in
-shell history and process lists). It never reaches a log or a card: commands quoted in uploaded text files have
-their `--*token*` values masked, and the push stops if the token itself appears in any staged file.
+shell history and process lists; `transfuse train --hub_token` exists because `TrainingArguments` has it). It never
+reaches a log, a card or a run folder: `take_over_push_to_hub` blanks `--hub_token` before the Trainer pickles its
+arguments, the run folder's metrics.json and README.md mask every known token (`known_secrets`) and `--*token*`
+value, and the push stops if the token itself appears in any staged file.
 """
 
 from __future__ import annotations
@@ -101,6 +103,20 @@ class PushArguments:
 
 _TOKEN_FLAG = re.compile(r"(--[\w-]*token[\w-]*)(=|\s+)(\S+)", re.IGNORECASE)
 _HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+
+
+_REGISTERED: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a token this process was given (e.g. `--hub_token`), so that every file a run writes masks it."""
+    if value:
+        _REGISTERED.add(value)
+
+
+def known_secrets() -> tuple[str, ...]:
+    """Every token this process knows: registered ones, `HF_TOKEN` and the logged-in token."""
+    return tuple(sorted(_REGISTERED | {value for value in (os.environ.get("HF_TOKEN"), get_token()) if value}))
 
 
 def redact_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -412,10 +428,16 @@ def take_over_push_to_hub(training_args: Any) -> PushRequest | None:
     """Turn `TrainingArguments.push_to_hub` into a `PushRequest` for the end of the run, and switch the Trainer's
     own pushing off: it would create the repo at start-up, upload every checkpoint with the pickled
     `training_args.bin`, and replace our card with its own. Raises before training when no token is available.
+
+    Always (with or without pushing) `--hub_token` is taken out of the arguments, which the Trainer pickles into
+    `training_args.bin`, and registered so that the run's text files mask it (`known_secrets`).
     """
+    token = training_args.hub_token
+    register_secret(token)
+    training_args.hub_token = None  # the Trainer pickles its arguments into training_args.bin and every checkpoint
     if not training_args.push_to_hub:
         return None
-    token = training_args.hub_token or get_token()
+    token = token or get_token()
     if token is None:
         raise ValueError("--push_to_hub needs a Hub token with write access: log in with `hf auth login` or set "
                          "HF_TOKEN (or drop --push_to_hub and run `transfuse push` later).")
@@ -435,5 +457,5 @@ def load_from_hub(repo_id: str, revision: str | None = None, **kwargs: Any):
     return load_for_inference(snapshot_download(repo_id, revision=revision), **kwargs)
 
 
-__all__ = ["PushArguments", "PushRequest", "StagedRun", "load_from_hub", "push_run", "redact_secrets", "stage_run",
-           "take_over_push_to_hub", "usage_snippet", "write_hub_card"]
+__all__ = ["PushArguments", "PushRequest", "StagedRun", "known_secrets", "load_from_hub", "push_run", "redact_secrets",
+           "register_secret", "stage_run", "take_over_push_to_hub", "usage_snippet", "write_hub_card"]

@@ -242,3 +242,16 @@ def _post_processor(kind: str, tokenizer: Tokenizer, bos: str, eos: str) -> proc
     if kind != "bpe":
         return template
     return processors.Sequence([processors.ByteLevel(trim_offsets=True, add_prefix_space=True), template])
+
+
+def check_tokenizer_fits(model, tokenizer, tokenizer_name: str) -> None:
+    """Raise a `ValueError` before any step when the tokenizer's ids reach past the model's embedding rows (an
+    `IndexError` deep inside the first forward pass otherwise). Fewer tokens than rows is fine: many checkpoints
+    pad their embedding to a multiple of 8 or 64."""
+    n_embeddings = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > n_embeddings:
+        raise ValueError(
+            f"the tokenizer {tokenizer_name!r} has {len(tokenizer)} tokens but the model only {n_embeddings} "
+            "embeddings: it does not belong to this model. Pass the tokenizer the model was trained with "
+            "(--tokenizer_name), or leave --tokenizer_name out to use the model's own."
+        )

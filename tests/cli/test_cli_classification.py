@@ -88,7 +88,7 @@ def test_predict_writes_one_line_per_row_in_order(trained_run, tmp_path, capsys)
     assert "row 2, column 'text': missing text (null)" in capsys.readouterr().err
     assert main([*argv, "--skip_bad_rows"]) == 0  # ... or answered with an error line, keeping the order
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 4 and rows[1] == {"error": "missing text (null) in column 'text'"}
+    assert len(rows) == 4 and rows[1] == {"error": "row 2, column 'text': missing text (null)"}
     for row in (rows[0], rows[2], rows[3]):
         assert row["label"] in ("negative", "positive") and row["score"] == max(row["scores"].values())
     assert "wrote 4 predictions (1 rows could not be read" in capsys.readouterr().out
@@ -218,10 +218,11 @@ def test_usage_lists_tasks_and_unknown_config_keys_get_suggestions(tmp_path, cap
 
 
 def test_unreachable_hub_model_fails_fast(tmp_path, monkeypatch, capsys):
-    from transfuse.training import models
+    from transfuse.training import model_source
 
+    monkeypatch.setattr(model_source, "offline_mode", lambda: False)
     monkeypatch.setattr(
-        models, "hub_unreachable_reason", lambda: "huggingface.co:443: Name or service not known"
+        model_source, "hub_unreachable_reason", lambda: "huggingface.co:443: Name or service not known"
     )
     argv = [
         "train",
@@ -235,6 +236,6 @@ def test_unreachable_hub_model_fails_fast(tmp_path, monkeypatch, capsys):
     ]
     assert main(argv) == 1
     assert (
-        "'org/some-bert' is not a local folder and the Hugging Face Hub is unreachable"
-        in capsys.readouterr().err
+        "'org/some-bert' is not a local folder (resolved to " in (err := capsys.readouterr().err)
+        and "and the Hugging Face Hub is unreachable (huggingface.co:443" in err
     )

@@ -192,9 +192,11 @@ def test_finished_runs_are_kept_and_interrupted_runs_resume(sentiment_rows, writ
     (out / METRICS_FILE).unlink()  # as if the run had been killed after its checkpoint
     with pytest.raises(FileExistsError, match="unfinished run.*--resume_from_checkpoint auto"):
         train([*files, *checkpointing])
-    results = train([*files, *checkpointing, "--max_steps", "3", "--resume_from_checkpoint", "auto"])
-    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
-    assert state["global_step"] == 3 and results["train"]["epoch"] > 0
+    with pytest.raises(ValueError, match="other training arguments: max_steps 2 there, 3 here"):
+        train([*files, *checkpointing, "--max_steps", "3", "--resume_from_checkpoint", "auto"])
+    results = train([*files, *checkpointing, "--resume_from_checkpoint", "auto"])
+    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2 and results["train"]["epoch"] > 0 and not (out / "checkpoint-3").exists()
 
 
 def test_transfuse_checkpoint_and_pipeline(sentiment_rows, write_data, tiny_flags, tmp_path):

@@ -12,6 +12,12 @@ folder is complete, whatever moment the run was killed at; a half-written one st
 (no Trainer or transfuse code reads it) and is cleared by the next save. `last_complete_checkpoint` is what
 `--resume_from_checkpoint auto` resolves to: the newest checkpoint whose `trainer_state.json` is whole, which also
 skips half-written folders left by runs that did not use the mixin.
+
+Resuming is also guarded against the wrong run: every checkpoint records the training arguments that shape the
+run (`RESUME_FIELDS`: learning rate and schedule, steps, batch, seeds; JSON in `transfuse_resume.json`) and
+`check_resume` refuses to continue it with others, naming each difference. A checkpoint at the run's last step
+is finished from directly (its weights, its logged loss): the Trainer would otherwise train one step past
+`max_steps`.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+from transformers import TrainerState
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput, rotate_checkpoints
 
 logger = logging.getLogger(__name__)
 
 PARTIAL_DIR = ".partial-checkpoints"
 TRAINER_STATE = "trainer_state.json"
+RESUME_FILE = "transfuse_resume.json"  # the training arguments a resume must match (JSON, not a pickle)
 _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 
 
@@ -82,9 +90,37 @@ class AtomicCheckpointMixin:
             self._staging_checkpoint = False
         if self.args.should_save:
             self._point_state_at(partial, final)
+            if os.path.isdir(partial):
+                write_resume_record(partial, self.args)
         self.accelerator.wait_for_everyone()  # every rank has written its files (its RNG state, its shards)
         if self.args.should_save and os.path.isdir(partial):
             self._publish(partial, final, run_dir)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
+        """`Trainer.train`, refusing a checkpoint saved with other training arguments, and finishing without a
+        step when the checkpoint is the run's last (the Trainer would train one step past `max_steps`)."""
+        if isinstance(resume_from_checkpoint, str) and resume_from_checkpoint:
+            check_resume(resume_from_checkpoint, self.args)
+            state = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE))
+            if state.max_steps > 0 and state.global_step >= state.max_steps:
+                return self._finish_from(resume_from_checkpoint, state)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def _finish_from(self, checkpoint: str, state: TrainerState) -> TrainOutput:
+        """The run was complete when it stopped: take the weights it ended with, and its loss from the log."""
+        best = state.best_model_checkpoint if self.args.load_best_model_at_end else None
+        self._load_from_checkpoint(best if best and os.path.isdir(best) else checkpoint)
+        self.state = state
+        steps, weighted, previous = 0, 0.0, 0
+        for entry in sorted((e for e in state.log_history if "loss" in e and "step" in e), key=lambda e: e["step"]):
+            weighted += entry["loss"] * (entry["step"] - previous)
+            steps, previous = steps + entry["step"] - previous, entry["step"]
+        train_loss = weighted / steps if steps else float("nan")
+        logger.warning("%s is the last checkpoint of this run (step %d of %d): nothing left to train, finishing "
+                       "the run from it", checkpoint, state.global_step, state.max_steps)
+        metrics = {"train_loss": train_loss, "train_loss_steps": steps, "epoch": state.epoch,
+                   "global_step": state.global_step, "train_runtime": 0.0, "resumed_finished_run": True}
+        return TrainOutput(state.global_step, train_loss, metrics)
 
     def _point_state_at(self, partial: str, final: str) -> None:
         """The Trainer recorded the best checkpoint under the staging path; record where it will live."""
@@ -110,6 +146,50 @@ class AtomicCheckpointMixin:
         logger.info("checkpoint %s written atomically", final)
         rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
                            best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+
+
+# What a resumed run must share with the run that saved the checkpoint (in this order in messages): the schedule,
+# the batch, the data order. Stored as JSON in every checkpoint, never read back from the pickled
+# `training_args.bin`.
+RESUME_FIELDS = (
+    "learning_rate", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "max_steps", "num_train_epochs",
+    "per_device_train_batch_size", "gradient_accumulation_steps", "world_size", "seed", "data_seed",
+    "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "optim",
+    "train_sampling_strategy", "bf16", "fp16",
+)
+
+
+def _plain(value: Any) -> Any:
+    value = getattr(value, "value", value)  # enums (scheduler, optimizer)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def resume_settings(training_args: Any) -> dict[str, Any]:
+    """The `RESUME_FIELDS` of `training_args` as JSON values (fields this transformers version lacks are left out)."""
+    return {name: _plain(getattr(training_args, name)) for name in RESUME_FIELDS if hasattr(training_args, name)}
+
+
+def write_resume_record(checkpoint: str | Path, training_args: Any) -> None:
+    path = Path(checkpoint) / RESUME_FILE
+    path.write_text(json.dumps(resume_settings(training_args), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def check_resume(checkpoint: str | Path, training_args: Any) -> None:
+    """Raise `ValueError` naming every training argument that differs from those the checkpoint was saved with."""
+    path = Path(checkpoint) / RESUME_FILE
+    if not path.is_file():
+        logger.warning("%s has no %s (saved by another tool or an older transfuse): cannot check that this run "
+                       "resumes it with the same training arguments", checkpoint, RESUME_FILE)
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    current = resume_settings(training_args)
+    differing = [f"{name} {saved[name]!r} there, {current[name]!r} here"
+                 for name in RESUME_FIELDS if name in saved and name in current and saved[name] != current[name]]
+    if differing:
+        raise ValueError(
+            f"{checkpoint} was saved by a run with other training arguments: {'; '.join(differing)}. Resume with "
+            "the arguments of that run, or start a new one (another --output_dir, or --overwrite_output_dir)."
+        )
 
 
 def is_complete_checkpoint(path: str | Path) -> bool:
@@ -142,4 +222,14 @@ def last_complete_checkpoint(output_dir: str | Path) -> str | None:
     return None
 
 
-__all__ = ["PARTIAL_DIR", "AtomicCheckpointMixin", "is_complete_checkpoint", "last_complete_checkpoint"]
+__all__ = [
+    "PARTIAL_DIR",
+    "RESUME_FIELDS",
+    "RESUME_FILE",
+    "AtomicCheckpointMixin",
+    "check_resume",
+    "is_complete_checkpoint",
+    "last_complete_checkpoint",
+    "resume_settings",
+    "write_resume_record",
+]

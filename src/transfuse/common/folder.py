@@ -5,27 +5,36 @@ A run folder holds the model (or adapter) and tokenizer, plus:
 
 * `metrics.json`: the final train / eval metrics (per-class reports included), rows skipped, and the command;
   its presence marks the run as finished, so a second run into the same folder refuses unless
-  `--overwrite_output_dir`;
+  `--overwrite_output_dir`, which moves the old folder aside (`NAME.replaced-DATE-TIME`) and starts empty;
 * `README.md`: a model card whose metadata carries the eval metrics in the Hub's `model-index` format
   (written with `huggingface_hub.ModelCard`) and whose text gives the exact command that made the run;
 * `loss_curve.png`: training and evaluation loss against the step (matplotlib, headless Agg backend).
 
-`transfuse predict` writes its outputs with `write_jsonl`.
+`transfuse predict` writes its outputs with `transfuse.data.outputs.write_jsonl` (atomic; re-exported here).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Iterable, Mapping
+import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from accelerate import PartialState
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..data.outputs import write_jsonl
+from ..distributed import is_main_process
+from ..hub import known_secrets, redact_secrets
 from ..tasks.base import NOT_QUALITY
 from .checkpointing import is_complete_checkpoint, last_complete_checkpoint
+
+logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "README.md"
@@ -34,9 +43,21 @@ AUTO_RESUME = ("auto", "last", "true", "True")
 
 
 def check_output_dir(output_dir: str | Path, overwrite: bool, resume_from_checkpoint: str | None) -> None:
-    """Refuse to run into a folder that holds a finished run, or half a run nobody asked to resume."""
+    """Refuse to run into a folder that holds a finished run, or half a run nobody asked to resume.
+
+    With `overwrite`, a folder that holds anything is moved aside (to `NAME.replaced-DATE-TIME`, logged) so that
+    the new run starts from an empty folder: no checkpoint of the old run can be resumed by mistake later.
+    """
     output_dir = Path(output_dir)
-    if overwrite or not output_dir.is_dir():
+    if overwrite:
+        if resume_from_checkpoint:
+            raise ValueError(
+                f"--overwrite_output_dir starts a new run in {str(output_dir)!r} but --resume_from_checkpoint "
+                f"{resume_from_checkpoint} continues the old one; pass one of the two."
+            )
+        _move_aside(output_dir)
+        return
+    if not output_dir.is_dir():
         return
     if (output_dir / METRICS_FILE).is_file():
         raise FileExistsError(
@@ -48,6 +69,31 @@ def check_output_dir(output_dir: str | Path, overwrite: bool, resume_from_checkp
             f"--output_dir {str(output_dir)!r} holds checkpoints of an unfinished run. Pass "
             "--resume_from_checkpoint auto to continue it, or --overwrite_output_dir to start over."
         )
+
+
+def _move_aside(output_dir: Path) -> Path | None:
+    """Rename a non-empty `output_dir` to a free `NAME.replaced-YYYYmmdd-HHMMSS[-N]` beside it (main process only;
+    the others wait for it). Returns where it went, or None when there was nothing to move."""
+    resolved, here = output_dir.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise ValueError(
+            f"--output_dir {str(output_dir)!r} is the current folder (or holds it); --overwrite_output_dir would "
+            "move it aside. Name a subfolder, e.g. --output_dir runs/NAME."
+        )
+    moved = None
+    with PartialState().main_process_first():
+        if is_main_process() and output_dir.is_dir() and any(output_dir.iterdir()):
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            moved = output_dir.with_name(f"{output_dir.name}.replaced-{stamp}")
+            number = 1
+            while moved.exists():
+                moved, number = output_dir.with_name(f"{output_dir.name}.replaced-{stamp}-{number}"), number + 1
+            os.rename(output_dir, moved)
+            logger.warning(
+                "--overwrite_output_dir: moved the run in --output_dir %r aside to %r (delete it once you no longer "
+                "need it); the new run starts from an empty folder", str(output_dir), str(moved)
+            )
+    return moved
 
 
 def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | None) -> str | None:
@@ -77,18 +123,22 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | Non
 
 
 def write_metrics(output_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """`metrics.json`, with every known Hub token (and any `--*token*` value in the command) masked."""
     path = Path(output_dir) / METRICS_FILE
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(_redacted(metrics, known_secrets()), indent=2, sort_keys=True, default=str) + "\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
+    """`value` with every string in it redacted (the JSON stays valid: quotes are never part of a match)."""
+    if isinstance(value, str):
+        return redact_secrets(value, secrets)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item, secrets) for item in value]
+    return value
 
 
 def plot_loss_curves(log_history: list[dict[str, Any]], path: str | Path) -> Path:
@@ -243,6 +293,7 @@ def write_model_card(
     )
     path = output_dir / MODEL_CARD_FILE
     card.save(path)
+    path.write_text(redact_secrets(path.read_text(encoding="utf-8"), known_secrets()), encoding="utf-8")
     return path
 
 

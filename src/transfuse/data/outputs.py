@@ -31,8 +31,12 @@ def check_output_file(output_file: str | Path, input_file: str | Path | None, ov
         )
 
 
-def write_lines(path: str | Path, lines: Iterable[str]) -> Path:
-    """Write `lines` (each without its newline) to `path` atomically: a temporary file, then a rename."""
+def write_lines(path: str | Path, lines: Iterable[str], overwrite: bool = True) -> Path:
+    """Write `lines` (each without its newline) to `path` atomically: a temporary file, then a rename.
+
+    With `overwrite=False` the file is published with a hard link, which fails when `path` exists: a writer that
+    appeared since `check_output_file` ran is not silently replaced (`FileExistsError`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
@@ -42,16 +46,34 @@ def write_lines(path: str | Path, lines: Iterable[str]) -> Path:
         with handle:
             for line in lines:
                 handle.write(line + "\n")
-        os.replace(handle.name, path)
+        if overwrite:
+            os.replace(handle.name, path)
+        else:
+            publish_new(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
     return path
 
 
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+def publish_new(temporary: str | Path, path: str | Path) -> None:
+    """Move the finished `temporary` file to `path` unless `path` exists (then `FileExistsError`, nothing moved)."""
+    try:
+        os.link(temporary, path)  # atomic, and never replaces an existing file
+    except FileExistsError:
+        raise FileExistsError(
+            f"--output_file {str(path)!r} was created by another writer while this one ran; nothing was replaced. "
+            "Name another file, or pass --overwrite_output_file."
+        ) from None
+    except OSError:  # a file system without hard links: the check made before the model was loaded stands
+        os.replace(temporary, path)
+        return
+    os.unlink(temporary)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]], overwrite: bool = True) -> Path:
     """One JSON object per line, atomically (see `write_lines`)."""
-    return write_lines(path, (json.dumps(row, ensure_ascii=False) for row in rows))
+    return write_lines(path, (json.dumps(row, ensure_ascii=False) for row in rows), overwrite)
 
 
-__all__ = ["check_output_file", "write_jsonl", "write_lines"]
+__all__ = ["check_output_file", "publish_new", "write_jsonl", "write_lines"]

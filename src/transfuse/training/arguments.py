@@ -20,7 +20,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from ..adapters import AdapterArguments
 from ..adapters.callbacks import check_training_arguments
 from ..common.arguments import ModelArguments, parse_config_and_flags, parse_config_overrides
-from ..data.loading import SPLIT_FLAGS, check_file_format
+from ..data.loading import QUOTING_CHOICES, SPLIT_FLAGS, check_file_format
 from ..tasks import Task
 
 COMMANDS = ("train", "evaluate", "predict")
@@ -71,6 +71,19 @@ class DataArguments:
             "target), and report how many were dropped and why, instead of stopping."
         },
     )
+    encoding: str = field(
+        default="utf-8",
+        metadata={"help": "Text encoding of csv / tsv / json files, e.g. latin-1 or cp1252 (a line that is not "
+                  "valid in it is reported by number)."},
+    )
+    quoting: str = field(
+        default="auto",
+        metadata={
+            "help": "Quotes in csv / tsv files: `auto` processes them in .csv (standard CSV) and reads .tsv "
+            "fields literally; `csv` processes them in both; `none` in neither.",
+            "choices": list(QUOTING_CHOICES),
+        },
+    )
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for tokenizing (datasets.map num_proc)."}
     )
@@ -89,6 +102,8 @@ class DataArguments:
             )
         if self.dataset_config and not self.dataset_name:
             raise ValueError(f"--dataset_config {self.dataset_config!r} needs --dataset_name.")
+        if self.quoting not in QUOTING_CHOICES:
+            raise ValueError(f"--quoting {self.quoting!r}: choose one of {', '.join(QUOTING_CHOICES)}.")
         for flag in ("max_seq_length", "max_train_samples", "max_eval_samples", "preprocessing_num_workers"):
             value = getattr(self, flag)
             if value is not None and value <= 0:
@@ -124,6 +139,10 @@ class RunArguments:
     output_file: str | None = field(
         default=None,
         metadata={"help": "predict: JSON Lines file to write, one line per input row, in order."},
+    )
+    overwrite_output_file: bool = field(
+        default=False,
+        metadata={"help": "predict: replace an existing --output_file (otherwise predict refuses)."},
     )
 
 

@@ -39,8 +39,9 @@ from ..adapters import (
 )
 from ..common import builder
 from ..common.arguments import ModelArguments, parse_config_overrides
-from ..data.loading import hub_unreachable_reason
 from ..tasks import Task
+from ..tokenization import check_tokenizer_fits
+from .model_source import check_model_source
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def _add_task_tokens(task: Task, loaded: LoadedModel, adapter_args: AdapterArgum
 
 def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: AdapterArguments) -> LoadedModel:
     path = model_args.model_name_or_path
-    require_local_or_reachable(path)
+    require_local_or_reachable(path, model_args.model_revision)
+    if model_args.tokenizer_name:
+        check_model_source(model_args.tokenizer_name, "--tokenizer_name", weights=False)
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
     config_kwargs = {**parse_config_overrides(model_args.config_overrides), **task.config_updates()}
     config = AutoConfig.from_pretrained(path, **common, **config_kwargs)
@@ -139,6 +142,7 @@ def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: Adapt
     if new_modules:
         logger.info("Newly initialised modules (trained in full): %s", ", ".join(new_modules))
     tokenizer = builder.load_or_train_tokenizer(model_args, (), task.max_positions())
+    check_tokenizer_fits(model, tokenizer, model_args.tokenizer_name or path)
     return LoadedModel(model=model, tokenizer=tokenizer, base_model=path, new_modules=new_modules)
 
 
@@ -146,7 +150,9 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
     """A trained model (full or adapter run folder, or any model with the task's head) and its tokenizer;
     `task.load_from_config` learns the labels from it."""
     path = model_args.model_name_or_path
-    require_local_or_reachable(path)
+    require_local_or_reachable(path, model_args.model_revision)
+    if model_args.tokenizer_name:
+        check_model_source(model_args.tokenizer_name, "--tokenizer_name", weights=False)
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
     if is_adapter_folder(path):
         model = load_for_inference(path)
@@ -158,22 +164,15 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
     if not model_args.tokenizer_name and is_adapter_folder(path) and not _has_tokenizer(path):
         tokenizer_source = base_model
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, **common)
+    check_tokenizer_fits(model, tokenizer, tokenizer_source)
     task.load_from_config(model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, base_model=base_model)
 
 
-def require_local_or_reachable(name_or_path: str) -> None:
-    """Fail in seconds, with the way out, when a Hub model is named but the Hub cannot be reached (instead of
-    after a minute of download retries)."""
-    if Path(name_or_path).exists():
-        return
-    unreachable = hub_unreachable_reason()
-    if unreachable:
-        raise OSError(
-            f"--model_name_or_path {name_or_path!r} is not a local folder and the Hugging Face Hub is unreachable "
-            f"({unreachable}). Pass a local model folder, or, if the model is in your local cache, set "
-            "HF_HUB_OFFLINE=1 to load it from there."
-        )
+def require_local_or_reachable(name_or_path: str, revision: str | None = None) -> None:
+    """Fail at once, naming the path and the fix, when `--model_name_or_path` is a missing or damaged folder, or a
+    Hub model that cannot be fetched (see `model_source`), instead of after a minute of download retries."""
+    check_model_source(name_or_path, "--model_name_or_path", revision)
 
 
 def _has_tokenizer(path: str) -> bool:

@@ -13,6 +13,7 @@ parse arguments and call these functions, so both behave the same under `acceler
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -33,11 +34,13 @@ from ..common.folder import (
     write_model_card,
 )
 from ..data.loading import SPLIT_FLAGS, RawSplit, load_splits
+from ..data.outputs import check_output_file, publish_new
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
 from ..distributed import check_world_size, with_launcher
 from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
-from .arguments import ParsedArguments, check_arguments
+from .arguments import DataArguments, ParsedArguments, check_arguments
+from .callbacks import StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .precision import use_bf16_inference
 from .trainer import build_trainer
@@ -45,6 +48,7 @@ from .trainer import build_trainer
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_DIR = "trainer_output"  # what TrainingArguments substitutes when --output_dir is not given
+LARGE_LENGTH = 1_000_000  # a tokenizer without a length limit says model_max_length=1e30
 
 
 @dataclass
@@ -75,6 +79,8 @@ def load_raw_splits(task: Task, args: ParsedArguments, splits: list[str]) -> dic
         data.split_names(),
         data.skip_bad_rows,
         data.cache_dir,
+        encoding=data.encoding,
+        quoting=data.quoting,
     )
     for split, path in own.items():
         raw[split] = task.read_file(path, SPLIT_FLAGS[split], data.skip_bad_rows)
@@ -151,6 +157,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     loaded = load_for_training(
         task, args.model, args.adapter, task.training_texts(data.examples["train"]), seed=training.seed
     )
+    record_max_length(loaded.tokenizer, task.max_seq_length)  # evaluate / predict truncate as training does
     task.attach(loaded.tokenizer, loaded.model.config)
     train_features = _preprocess(task, args, loaded, data.examples["train"], "train")
     eval_examples = data.examples.get("validation")
@@ -165,7 +172,8 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_features,
         eval_examples,
         eval_bf16=eval_bf16,
-        callbacks=adapter_callbacks(args.adapter),  # AdaLoRA's budget; the adapter start check
+        # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved
+        callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss()],
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -244,8 +252,38 @@ def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack:
         )
     task = make_task(task_name, args)
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
+    task.max_seq_length = inference_length(args, loaded)
     task.attach(loaded.tokenizer, loaded.model.config)
     return task, loaded
+
+
+def record_max_length(tokenizer: Any, max_seq_length: int) -> None:
+    """Save the run's length setting with its tokenizer (`model_max_length`, which pipelines truncate to too), so
+    that evaluate and predict cut inputs as training did."""
+    current = getattr(tokenizer, "model_max_length", None) or max_seq_length
+    tokenizer.model_max_length = min(current, max_seq_length)
+
+
+def inference_length(args: ParsedArguments, loaded: LoadedModel) -> int:
+    """Truncation length of evaluate / predict: --max_seq_length when given, else the run's own (the saved
+    tokenizer's `model_max_length`); never more than the model's positions."""
+    default = DataArguments.__dataclass_fields__["max_seq_length"].default
+    trained = getattr(loaded.tokenizer, "model_max_length", None)
+    trained = trained if isinstance(trained, int) and trained < LARGE_LENGTH else None
+    length = args.data.max_seq_length if args.data.max_seq_length != default or trained is None else trained
+    positions = getattr(loaded.model.config, "max_position_embeddings", None)
+    return min(length, positions) if isinstance(positions, int) and positions > 0 else length
+
+
+def _report_truncation(features: Dataset, length: int, source: str) -> int:
+    """Count (and log) the rows cut at `length` tokens, as training cut them."""
+    if "input_ids" not in features.column_names:
+        return 0
+    cut = sum(len(ids) >= length for ids in features["input_ids"])
+    if cut:
+        logger.info("%d of %d rows of %s reached the limit and were truncated to %d tokens, as in training "
+                    "(--max_seq_length)", cut, len(features), source, length)
+    return cut
 
 
 def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -> dict[str, Any]:
@@ -256,6 +294,7 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
         data = prepare_data(task, args, ["validation"])
         examples = data.examples["validation"]
         features = _preprocess(task, args, loaded, examples, "validation")
+        truncated = _report_truncation(features, task.max_seq_length, data.sources["validation"])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
         trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
         metrics = trainer.evaluate(features, eval_examples=examples)
@@ -267,6 +306,8 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
             "eval_precision": "bf16" if eval_bf16 else "fp32",
             "eval": _split_metrics(metrics, trainer.task_metrics.get("eval"), "eval"),
             "skipped_rows": [report.to_dict() for report in data.skipped],
+            "max_seq_length": task.max_seq_length,
+            "truncated_rows": truncated,
         }
         if explicit_output and trainer.is_world_process_zero():
             write_metrics(args.training.output_dir, results)
@@ -276,47 +317,61 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
 def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> list[dict[str, Any]]:
     """Write one JSON line per input row of the test data, in order, to `--output_file`; returns the rows.
 
-    Only the input columns are needed. With --skip_bad_rows a row the model cannot read (e.g. empty text)
-    still gets its line, holding `error`, so line i of the output always answers row i of the input.
+    Only the input columns are needed. With --skip_bad_rows a row that does not parse or that the model cannot
+    read (e.g. empty text) still gets its line, holding `error` (row, column and problem), so line i of the
+    output always answers row i of the input. The output is checked before the model is loaded (never the
+    input; an existing file only with --overwrite_output_file) and written atomically.
     """
+    data, run = args.data, args.run
+    if run.output_file:
+        check_output_file(run.output_file, data.test_file, run.overwrite_output_file)
     with ExitStack() as stack:
         task, loaded = _inference_setup(task_name, args, "predict", stack)
-        data = args.data
         raw = load_raw_splits(task, args, ["test"])["test"]
         check_columns(raw.examples, task.input_columns(), raw.source)
         examples = raw.examples.select_columns(list(task.input_columns()))
         bad_rows = task.find_bad_rows(examples, "test")
         if bad_rows and not data.skip_bad_rows:
             drop_bad_rows(examples, bad_rows, raw.source, skip=False)  # raises, naming the rows
-        first_problem = {}
+        source_row = raw.row_numbers()  # example k is row source_row[k] of the file
+        problems = {row: f"row {row + 1}: {reason}" for row, reason in raw.unparsable.items()}
         for bad in sorted(bad_rows, key=lambda bad: bad.index):
-            first_problem.setdefault(bad.index, bad)
-        good = [index for index in range(len(examples)) if index not in first_problem]
-        usable = examples.select(good)
+            row = source_row[bad.index]
+            detail = f" ({bad.detail})" if bad.detail else ""
+            problems.setdefault(row, f"row {row + 1}, column {bad.column!r}: {bad.problem}{detail}")
+        usable = examples.select([k for k in range(len(examples)) if source_row[k] not in problems])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
         trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
         outputs: list[dict[str, Any]] = []
         if len(usable):
             features = _preprocess(task, args, loaded, usable, "test")
+            _report_truncation(features, task.max_seq_length, raw.source)
             trainer.predict(features, test_examples=usable)
             outputs = trainer.task_outputs["test"]
         answers = iter(outputs)
-        rows = [
-            {"error": f"{first_problem[i].problem} in column {first_problem[i].column!r}"}
-            if i in first_problem
-            else next(answers)
-            for i in range(len(examples))
-        ]
+        total = len(examples) + len(raw.unparsable)
+        rows = [{"error": problems[i]} if i in problems else next(answers) for i in range(total)]
         if trainer.is_world_process_zero():
-            task.write_outputs(rows, args.run.output_file)
-        if first_problem or raw.skipped.skipped:
-            logger.warning(
-                "%d rows of %s could not be predicted (error lines written); %s",
-                len(first_problem),
-                raw.source,
-                raw.skipped.summary() if raw.skipped.skipped else "no unparsable rows",
-            )
+            _write_predictions(task, rows, run.output_file, run.overwrite_output_file)
+        if problems:
+            logger.warning("%d of %d rows of %s could not be predicted; their lines hold `error` (row, column "
+                           "and problem)", len(problems), total, raw.source)
     return rows
+
+
+def _write_predictions(task: Task, rows: list[dict[str, Any]], path: str, overwrite: bool) -> None:
+    """The task writes its outputs (its own format) to a staged file, published in one step: replacing `path` only
+    with --overwrite_output_file, else never over a file another writer created meanwhile."""
+    if overwrite:
+        task.write_outputs(rows, path)  # atomic replace (transfuse.data.outputs)
+        return
+    target = Path(path)
+    staged = target.with_name(f".{target.name}.{os.getpid()}.staged")
+    try:
+        task.write_outputs(rows, staged)
+        publish_new(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 __all__ = ["PreparedData", "evaluate", "make_task", "predict", "prepare_data", "train"]
