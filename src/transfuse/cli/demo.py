@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from ..data import demo_data_files
 from . import train
@@ -65,6 +66,10 @@ def main(argv: list[str]) -> int:
         "--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo)."
     )
     options = parser.parse_args(argv)
+    for folder in (Path(options.output_dir), *Path(options.output_dir).parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"--output_dir {options.output_dir}: {folder} is a file, not a folder; choose "
+                                     "another --output_dir.")
     train_argv = demo_train_argv(options.output_dir)
     print("transfuse demo runs: transfuse train " + shlex.join(train_argv), flush=True)
     code = train.main(train_argv)

@@ -30,9 +30,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 # Raised deliberately with a message for the user when they come from transfuse's own code (e.g. "No Hub token:
 # log in with ..."); from torch or another library they are bugs and keep their traceback.
 OWN_CODE_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ImportError)
-# Network failures of libraries that do not derive them from OSError, by module and class name (imported lazily:
-# only a command that already imported the library can raise them).
-NETWORK_ERRORS = {"httpx": "HTTPError", "huggingface_hub.errors": "HfHubHTTPError"}
+# Errors of the network and Hub client libraries (connection refused, timeouts, HTTP status), which do not all
+# derive from OSError (httpx's do not); matched by the top-level module that defines them.
+NETWORK_LIBRARIES = ("httpx", "httpx2", "httpcore", "requests", "urllib3", "huggingface_hub")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 _interrupt_hint: Callable[[], str] | None = None
@@ -65,12 +65,7 @@ def is_user_error(error: BaseException) -> bool:
         return True
     if isinstance(error, OWN_CODE_ERRORS) and _raised_by_transfuse(error):
         return True
-    for module_name, class_name in NETWORK_ERRORS.items():
-        module = sys.modules.get(module_name)
-        error_class = getattr(module, class_name, None)
-        if isinstance(error_class, type) and isinstance(error, error_class):
-            return True
-    return False
+    return any(cls.__module__.split(".")[0] in NETWORK_LIBRARIES for cls in type(error).__mro__)
 
 
 def on_interrupt(hint: Callable[[], str] | None) -> None:

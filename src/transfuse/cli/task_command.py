@@ -23,7 +23,6 @@ the script and one started from the CLI are the same run.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shlex
 import sys
@@ -33,8 +32,6 @@ from typing import Any
 
 from .console import configure_console
 from .errors import on_interrupt, resume_hint, run_command
-
-logger = logging.getLogger("transfuse.cli")
 
 USAGE = """usage: {program} <task> [CONFIG.yaml|CONFIG.json] [--option value ...]
 
@@ -64,11 +61,7 @@ def apply_model_source_defaults(args: Any, rest: list[str]) -> None:
     """Defaults that depend on where the model comes from: a from-scratch model trains at
     `FROM_SCRATCH_LEARNING_RATE` unless --learning_rate is given."""
     if args.model.from_scratch and "learning_rate" not in explicit_options(rest):
-        args.training.learning_rate = FROM_SCRATCH_LEARNING_RATE
-        logger.info(
-            "model built from scratch (--preset): learning rate %g instead of the fine-tuning default 5e-05 "
-            "(pass --learning_rate to choose)", FROM_SCRATCH_LEARNING_RATE
-        )
+        args.training.learning_rate = FROM_SCRATCH_LEARNING_RATE  # the run's first log line states it
 
 
 def run_task_command(

@@ -30,6 +30,7 @@ from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
 from .arguments import ParsedArguments, check_arguments
 from .models import LoadedModel, load_for_evaluation, load_for_training
+from .plan import TrainingPlanCallback
 from .precision import use_bf16_inference
 from .run_dir import (
     LOSS_CURVE_FILE,
@@ -149,7 +150,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_features,
         eval_examples,
         eval_bf16=eval_bf16,
-        callbacks=adapter_callbacks(args.adapter),  # AdaLoRA's budget; the adapter start check
+        callbacks=[*adapter_callbacks(args.adapter), TrainingPlanCallback.for_task(task_name)],  # + steps/time
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
