@@ -51,7 +51,7 @@ COMMON_TRAINING: dict[str, tuple[str, ...]] = {
         "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
         "max_grad_norm", "optim", "eval_strategy", "eval_steps", "save_strategy", "save_steps", "save_total_limit",
         "load_best_model_at_end", "metric_for_best_model", "logging_steps", "seed", "bf16", "fp16",
-        "gradient_checkpointing", "torch_compile", "dataloader_num_workers", "use_cpu", "report_to",
+        "activation_checkpointing", "torch_compile", "dataloader_num_workers", "use_cpu", "report_to",
         "resume_from_checkpoint", "push_to_hub", "hub_model_id",
     ),
     "evaluate": ("output_dir", "per_device_eval_batch_size", "eval_accumulation_steps", "dataloader_num_workers",
@@ -76,6 +76,10 @@ GROUPS = (
     ("run", "output and precision"),
     ("training", "training (transformers.TrainingArguments)"),
 )
+INFERENCE_TITLES = {
+    "model": "model: the trained model (a run folder, or any model with a head for the task)",
+    "training": "evaluation loop (transformers.TrainingArguments)",
+}
 USAGE = "usage: {program} [CONFIG.yaml|CONFIG.json] [--option value ...]"
 INTRO = {
     "train": "Fine-tune a model for {task} and write its run folder.",
@@ -132,7 +136,8 @@ def cached_text(parts: Iterable[str], render: Callable[[], str]) -> str:
 
 def _metavar(field: dataclasses.Field, action: Any) -> str:
     if action.choices:
-        return "{" + ",".join(str(choice) for choice in action.choices) + "}"
+        listed = "{" + ",".join(str(choice) for choice in action.choices) + "}"
+        return listed if len(listed) <= WIDTH - OPTION_COLUMN else "NAME"  # long lists: the help names them
     annotation = str(field.type)
     if "bool" in annotation:
         return "{true,false}"
@@ -207,6 +212,7 @@ def render_task_help(command: str, task_name: str, program: str) -> str:
         fields = [field for field in fields if field.name not in NOT_FOR[command]]
         if not fields:
             continue
+        title = INFERENCE_TITLES.get(group, title) if command != "train" else title
         lines.append(f"{title}:")
         for field in fields:
             default = task_class.training_defaults.get(field.name, parser.get_default(field.name))

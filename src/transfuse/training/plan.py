@@ -52,8 +52,7 @@ class TrainingPlanCallback(TrainerCallback):
             return
         rows = len(getattr(train_dataloader, "dataset", None) or []) if train_dataloader is not None else 0
         batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(args.world_size, 1)
-        steps_per_epoch = max(state.max_steps / state.num_train_epochs, 1) if state.num_train_epochs else 0
-        epochs = state.max_steps / steps_per_epoch if steps_per_epoch else 0
+        epochs = state.max_steps * batch / rows if rows else state.num_train_epochs
         plan = f"training {state.max_steps:,} steps ({epochs:.3g} epochs"
         plan += f" of {rows:,} rows" if rows else ""
         plan += f", {batch} rows per step) at learning rate {args.learning_rate:g}"
