@@ -41,10 +41,10 @@ A config file sets options by name (the same names as the flags); flags after it
 Run `{program} <task> --help` for the options of a task."""
 SPEED_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
 COMMANDS = ("train", "evaluate", "predict")
-# The Trainer's default learning rate (5e-5) suits fine-tuning pretrained weights; a model built from scratch
-# barely moves at it (150 steps on 4,000 SST-2 rows from scratch stayed at chance). Measured: see FROM_SCRATCH
-# in the README section "Training from scratch".
-FROM_SCRATCH_LEARNING_RATE = 1e-3
+# The Trainer's default learning rate (5e-5) suits fine-tuning pretrained weights; a model built from scratch barely
+# moves at it. Measured on a `small` preset, 150 steps of batch 8 on 4,000 SST-2 rows, seed 42, SST-2 validation
+# accuracy: 5e-5 -> 0.509 (chance), 5e-4 -> 0.640, 1e-3 -> 0.522 (unstable without warm-up).
+FROM_SCRATCH_LEARNING_RATE = 5e-4
 
 
 def explicit_options(rest: list[str]) -> set[str]:
