@@ -16,11 +16,11 @@ from pathlib import Path
 from ..data import demo_data_files
 from . import train
 
-SENTENCES = [
-    "The soundtrack was wonderful and I loved every minute.",
-    "What a boring, tedious evening; I will never come back.",
-    "Honestly, the dessert felt brilliant from start to finish.",
-    "The battery is broken and the screen is ugly.",
+SENTENCES = [  # written by hand, not generated: see tests/cli/test_demo_model.py for 20 more
+    "Great!",
+    "This is the best phone I have ever owned.",
+    "The delivery was late and the box was crushed.",
+    "Not worth the money.",
 ]
 
 
@@ -39,11 +39,11 @@ def demo_train_argv(output_dir: str) -> list[str]:
         "--max_seq_length",
         "64",
         "--num_train_epochs",
-        "3",
+        "1",
         "--per_device_train_batch_size",
         "32",
         "--learning_rate",
-        "3e-4",
+        "1e-3",
         "--warmup_steps",
         "10",
         "--eval_strategy",
