@@ -1,18 +1,15 @@
-"""Text generation as a script: `transfuse generate`.
+"""Text generation as a script (`transfuse generate`).
 
-    python scripts/run_generation.py --model_name_or_path runs/pretrain/small_decoder \
-        --prompt "Once upon a time"
+    python scripts/run_generation.py --model_name_or_path runs/pretrain/small_decoder --prompt "Once upon a time"
     python scripts/run_generation.py --model_name_or_path RUN --prompt_file prompts.txt --do_sample \
         --top_p 0.9 --temperature 0.8 --output_file generations.jsonl
 
-Takes exactly the options of `transfuse generate` (see `--help`) and holds no logic of its own.
+Takes exactly the options of `transfuse generate` and holds no logic of its own (`transfuse.cli.main.command_main`).
 """
-
-from __future__ import annotations
 
 import sys
 
-from transfuse.cli import generate
+from transfuse.cli.main import command_main
 
 if __name__ == "__main__":
-    sys.exit(generate.main(sys.argv[1:]))
+    sys.exit(command_main("generate"))

@@ -195,15 +195,15 @@ def test_errors_name_the_fix(checkpoints, tmp_path: Path, capsys) -> None:
         (decoder + ["--prompt", "x", "--do_sample", "--top_p", "0"], 2, r"--top_p must lie in \(0, 1\]"),
         (
             decoder + ["--prompt", "the cat", "--max_new_tokens", "80"],
-            1,
+            2,
             r"--max_new_tokens 80 needs \d+ positions but the model has 64",
         ),
         (
             ["generate", "--model_name_or_path", str(checkpoints["encoder"]), "--prompt", "x"],
-            1,
+            2,
             "cannot generate",
         ),
-        (["generate", "--model_name_or_path", str(tmp_path / "missing"), "--prompt", "x"], 1, "missing"),
+        (["generate", "--model_name_or_path", str(tmp_path / "missing"), "--prompt", "x"], 2, "missing"),
     ]
     for argv, code, pattern in cases:
         assert main(argv) == code, pattern

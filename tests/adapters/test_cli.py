@@ -56,15 +56,15 @@ def test_merge_command_writes_a_plain_model_with_the_drift_in_its_card(tmp_path,
         torch.testing.assert_close(merged(**inputs).logits, load_for_inference(run)(**inputs).logits, atol=1e-5,
                                    rtol=0)
     # a second merge into the same folder needs --overwrite_output_dir; a bad column lists the real ones
-    assert main(["merge", str(run), "--output_dir", str(out)]) == 1
+    assert main(["merge", str(run), "--output_dir", str(out)]) == 2
     assert "--overwrite_output_dir" in capsys.readouterr().err
-    assert main(["merge", str(run), "--output_dir", str(tmp_path / "m2"), "--sample_file", str(samples)]) == 1
+    assert main(["merge", str(run), "--output_dir", str(tmp_path / "m2"), "--sample_file", str(samples)]) == 2
     assert "sentence" in capsys.readouterr().err
 
 
 def test_merge_refuses_a_full_model(tmp_path, capsys):
     path = save_backbone("transfuse-encoder", tmp_path)
-    assert main(["merge", str(path), "--output_dir", str(tmp_path / "out")]) == 1
+    assert main(["merge", str(path), "--output_dir", str(tmp_path / "out")]) == 2
     assert "adapter_config.json" in capsys.readouterr().err
 
 
@@ -75,7 +75,7 @@ def test_adapters_check_and_methods(tmp_path, capsys):
     assert "trainable params" in capsys.readouterr().out
     run, _ = _adapter_run(tmp_path)
     assert main(["adapters", "check", "--model_name_or_path", str(run)]) == 0
-    assert main(["adapters", "check", "--model_name_or_path", str(base)]) == 1
+    assert main(["adapters", "check", "--model_name_or_path", str(base)]) == 2
     assert "--adapter" in capsys.readouterr().err
     assert main(["adapters", "methods", "--model_name_or_path", str(base)]) == 0
     listing = capsys.readouterr().out

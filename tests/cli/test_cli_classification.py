@@ -84,7 +84,7 @@ def test_predict_writes_one_line_per_row_in_order(trained_run, tmp_path, capsys)
         "--output_file",
         str(out),
     ]
-    assert main(argv) == 1  # the empty row is refused ...
+    assert main(argv) == 2  # the empty row is refused ...
     assert "row 2, column 'text': missing text (null)" in capsys.readouterr().err
     assert main([*argv, "--skip_bad_rows"]) == 0  # ... or answered with an error line, keeping the order
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -198,7 +198,7 @@ def test_demo_runs_offline_and_uses_the_trained_model(tmp_path, monkeypatch, cap
         ),
         (
             ["train", "classification", "--train_file", "missing.csv", "--output_dir", "x"],
-            1,
+            2,
             "--train_file 'missing.csv': no such file",
         ),
     ],
@@ -234,7 +234,7 @@ def test_unreachable_hub_model_fails_fast(tmp_path, monkeypatch, capsys):
         "--output_dir",
         str(tmp_path / "run"),
     ]
-    assert main(argv) == 1
+    assert main(argv) == 2
     assert (
         "'org/some-bert' is not a local folder (resolved to " in (err := capsys.readouterr().err)
         and "and the Hugging Face Hub is unreachable (huggingface.co:443" in err

@@ -9,6 +9,7 @@ import pytest
 from hub_runs import TOKEN
 
 from transfuse import hub
+from transfuse.cli.main import main
 from transfuse.cli.push import main as push_main
 from transfuse.cli.push import parse_push_arguments
 from transfuse.hub import PushArguments, StagedRun, push_run, redact_secrets, stage_run, usage_snippet
@@ -150,8 +151,8 @@ def test_dry_run_lists_files_without_a_token(hub_runs, api, monkeypatch, capsys)
 
 
 def test_cli_reports_errors_without_a_traceback(capsys):
-    assert push_main(["/nonexistent/run", "--repo_id", "me/tiny"]) == 1
-    assert "transfuse push: run folder '/nonexistent/run' does not exist" in capsys.readouterr().err
+    assert main(["push", "/nonexistent/run", "--repo_id", "me/tiny"]) == 2
+    assert "transfuse push: error: run folder '/nonexistent/run' does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("architecture, auto_class", [

@@ -56,7 +56,7 @@ def test_tokenizer_train_from_files_for_each_kind(kind: str, corpus, tmp_path: P
     )
     # a second run into the same folder refuses without --overwrite_output_dir
     assert (
-        main(["tokenizer", "train", "--train_files", *corpus["train"], "--output_dir", str(output_dir)]) == 1
+        main(["tokenizer", "train", "--train_files", *corpus["train"], "--output_dir", str(output_dir)]) == 2
     )
     assert "--overwrite_output_dir" in capsys.readouterr().err
 
@@ -207,7 +207,7 @@ def test_bad_input_stops_before_training(tokenizer_dir, corpus, tmp_path: Path, 
             "decoder", tokenizer_dir, train_files, corpus["validation"], tmp_path / output, *extra
         )
         argv = [a for a in argv if a not in ("--preset", "tiny")] if "--model_name_or_path" in extra else argv
-        assert main(argv) == 1
+        assert main(argv) == 2
         assert not (tmp_path / output / "model.safetensors").exists()
         return capsys.readouterr().err
 

@@ -59,7 +59,8 @@ class AdapterCheckCallback(TrainerCallback):
         with torch.random.fork_rng(devices=[]):  # drawing a batch seeds the sampler from the global RNG
             batch = {k: v.to(device) for k, v in next(iter(train_dataloader)).items() if hasattr(v, "to")}
         report = check_adapter(model, batch, max_steps=self.max_steps)
-        logger.warning("Adapter check: %s", report.summary().replace("\n", "; "))
+        log = logger.info if report.ok else logger.warning  # a passing check is news, not a warning
+        log("Adapter check: %s", report.summary().replace("\n", "; "))
         report.raise_for_problems()
 
 

@@ -65,14 +65,16 @@ def training_adapter_arguments(path: str | Path) -> AdapterArguments | None:
     return AdapterArguments(**{k: v for k, v in recorded.items() if k in known})
 
 
-def load_base_for_adapter(path: str | Path, quantized: bool = True, **kwargs: Any) -> tuple[nn.Module, PeftConfig]:
+def load_base_for_adapter(path: str | Path, quantized: bool = True, base_model: str | None = None,
+                          **kwargs: Any) -> tuple[nn.Module, PeftConfig]:
     """The task model an adapter folder was trained on (its head rebuilt from the saved config), without the adapter.
 
-    With `quantized`, a base trained in 4/8 bit is loaded the same way, so logits match training.
+    With `quantized`, a base trained in 4/8 bit is loaded the same way, so logits match training. `base_model`
+    replaces the base recorded in adapter_config.json (e.g. a folder that moved).
     """
     path = Path(path)
     peft_config = PeftConfig.from_pretrained(path)
-    base = peft_config.base_model_name_or_path
+    base = base_model or peft_config.base_model_name_or_path
     if not base:
         raise ValueError(f"{path / ADAPTER_CONFIG} names no base model (`base_model_name_or_path`); re-save the "
                          "adapter from a model loaded with from_pretrained, or set the field to the base's path.")

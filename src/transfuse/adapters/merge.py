@@ -96,23 +96,24 @@ class MergeReport:
 
 
 def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict | None = None,
-              command: str | None = None) -> MergeReport:
+              command: str | None = None, base_model: str | None = None) -> MergeReport:
     """Merge the adapter of `run_dir` into its base, save a plain safetensors model to `output_dir`, report drift.
 
     `sample_inputs` (tokenized batch) are the inputs on which merged and unmerged outputs are compared; seeded
-    random token ids when None.
+    random token ids when None. `base_model` replaces the base recorded in the adapter's config (`transfuse merge
+    --base_model_name_or_path`).
     """
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     trained_with = training_adapter_arguments(run_dir)
     quantization = trained_with.quantization if trained_with is not None else "none"
 
-    unmerged_base, peft_config = load_base_for_adapter(run_dir, quantized=True)
+    unmerged_base, peft_config = load_base_for_adapter(run_dir, quantized=True, base_model=base_model)
     unmerged = PeftModel.from_pretrained(unmerged_base, run_dir)
     inputs = sample_inputs or random_sample_inputs(unmerged.get_base_model())
     reference = _predict(unmerged, inputs)
     if is_quantized(unmerged_base):
         del unmerged, unmerged_base
-        float_base, _ = load_base_for_adapter(run_dir, quantized=True)
+        float_base, _ = load_base_for_adapter(run_dir, quantized=True, base_model=base_model)
         float_base = float_base.dequantize(dtype=torch.float32)
         float_base.config.quantization_config = None
         merged = merge_adapter(PeftModel.from_pretrained(float_base, run_dir))
@@ -125,7 +126,8 @@ def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict |
     merged.save_pretrained(output_dir)  # safetensors, plain transformers layout
     _copy_tokenizer(run_dir, output_dir)
     report = MergeReport(run_dir=str(run_dir), output_dir=str(output_dir),
-                         base_model=peft_config.base_model_name_or_path, adapter=peft_config.peft_type.value.lower(),
+                         base_model=base_model or peft_config.base_model_name_or_path,
+                         adapter=peft_config.peft_type.value.lower(),
                          quantization=quantization, num_samples=int(inputs["input_ids"].shape[0]),
                          max_logit_drift=drift)
     (output_dir / MERGE_REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n")

@@ -3,7 +3,8 @@
 - `check --model_name_or_path PATH [--task seq-cls] [--adapter lora ...]`: wraps a model in the adapter given by
   the flags (or loads an adapter run folder as trainable) and verifies, on a seeded synthetic batch, that every
   adapter layer runs in the forward pass and that a few optimizer steps move every trainable parameter; prints the
-  trainable parameter count and percentage. Exit code 1 when the check fails.
+  trainable parameter count and percentage. Exit code 1 when the check fails (2 for a bad argument or file, as
+  for every command).
 - `methods [--model_name_or_path PATH]`: every `--adapter` value with the modules it wraps by default for that
   model (or for transfuse).
 """
@@ -109,12 +110,5 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
         print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    try:
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as error:
-        print(f"transfuse adapters {argv[0]}: {error}", file=sys.stderr)
-        return 1
+    return SUBCOMMANDS[argv[0]](argv[1:])
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from ..data import demo_data_files
 from . import train
 
-SENTENCES = [
-    "The soundtrack was wonderful and I loved every minute.",
-    "What a boring, tedious evening; I will never come back.",
-    "Honestly, the dessert felt brilliant from start to finish.",
-    "The battery is broken and the screen is ugly.",
+SENTENCES = [  # written by hand, not generated: see tests/cli/test_demo_model.py for 20 more
+    "Great!",
+    "This is the best phone I have ever owned.",
+    "The delivery was late and the box was crushed.",
+    "Not worth the money.",
 ]
 
 
@@ -38,11 +39,11 @@ def demo_train_argv(output_dir: str) -> list[str]:
         "--max_seq_length",
         "64",
         "--num_train_epochs",
-        "3",
+        "1",
         "--per_device_train_batch_size",
         "32",
         "--learning_rate",
-        "3e-4",
+        "1e-3",
         "--warmup_steps",
         "10",
         "--eval_strategy",
@@ -65,6 +66,10 @@ def main(argv: list[str]) -> int:
         "--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo)."
     )
     options = parser.parse_args(argv)
+    for folder in (Path(options.output_dir), *Path(options.output_dir).parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"--output_dir {options.output_dir}: {folder} is a file, not a folder; choose "
+                                     "another --output_dir.")
     train_argv = demo_train_argv(options.output_dir)
     print("transfuse demo runs: transfuse train " + shlex.join(train_argv), flush=True)
     code = train.main(train_argv)

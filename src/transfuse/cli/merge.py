@@ -8,8 +8,8 @@ printed and written into the model card.
 
 from __future__ import annotations
 
+import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,10 @@ class MergeArguments:
     num_samples: int = field(default=32, metadata={"help": "Rows of --sample_file to compare on."})
     max_length: int = field(default=128, metadata={"help": "Truncation length of the sample rows."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a model already in --output_dir."})
+    base_model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Base model to merge onto instead of the one recorded in the run's "
+                                        "adapter_config.json (e.g. after the base folder moved)."}
+    )
 
     def __post_init__(self) -> None:
         if not is_adapter_folder(self.run_dir):
@@ -43,6 +47,32 @@ class MergeArguments:
                              "to replace it.")
         if self.num_samples < 1:
             raise ValueError(f"--num_samples must be positive, got {self.num_samples}.")
+        self.base_model_name_or_path = find_base_model(self.run_dir, self.base_model_name_or_path)
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+def find_base_model(run_dir: str, override: str | None) -> str:
+    """The base the adapter of `run_dir` merges onto: `override`, else the path or Hub id in its
+    adapter_config.json (a relative path is tried against the run folder too); a local path that is gone fails
+    here, naming it and the flag that replaces it."""
+    from peft import PeftConfig
+
+    if override is not None:
+        if not Path(override).exists() and not HUB_ID.fullmatch(override):
+            raise FileNotFoundError(f"--base_model_name_or_path {override} does not exist.")
+        return override
+    base = PeftConfig.from_pretrained(run_dir).base_model_name_or_path or ""
+    for candidate in (Path(base), Path(run_dir) / base):
+        if base and candidate.exists():
+            return str(candidate)
+    if base and HUB_ID.fullmatch(base) and not base.startswith("."):
+        return base  # a Hub id (from the cache, or downloaded)
+    raise FileNotFoundError(
+        f"the base model of {run_dir}, {base or '(none recorded)'}, does not exist (adapter_config.json "
+        "base_model_name_or_path); pass --base_model_name_or_path PATH_OR_HUB_ID to merge onto it from elsewhere."
+    )
 
 
 def sample_inputs(args: MergeArguments) -> dict | None:
@@ -50,7 +80,6 @@ def sample_inputs(args: MergeArguments) -> dict | None:
     if args.sample_file is None:
         return None
     from datasets import load_dataset
-    from peft import PeftConfig
 
     suffix = Path(args.sample_file).suffix.lstrip(".")
     builder = {"jsonl": "json", "tsv": "csv"}.get(suffix, suffix)
@@ -62,7 +91,7 @@ def sample_inputs(args: MergeArguments) -> dict | None:
                              f"{', '.join(rows.column_names)} (set --text_column).")
     rows = rows.select(range(min(args.num_samples, len(rows))))
     has_tokenizer = any((Path(args.run_dir) / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json"))
-    source = args.run_dir if has_tokenizer else PeftConfig.from_pretrained(args.run_dir).base_model_name_or_path
+    source = args.run_dir if has_tokenizer else args.base_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(source)
     pairs = list(rows[args.text_pair_column]) if args.text_pair_column else None
     encoded = tokenizer(list(rows[args.text_column]), pairs, truncation=True, max_length=args.max_length, padding=True,
@@ -86,16 +115,9 @@ def parse_merge_arguments(argv: list[str]) -> MergeArguments:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_merge_arguments(argv)
-        report = merge_run(args.run_dir, args.output_dir, sample_inputs(args),
-                           command=shlex.join(["transfuse", "merge", *argv]))
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"transfuse merge: {error}", file=sys.stderr)
-        return 1
+    args = parse_merge_arguments(argv)
+    report = merge_run(args.run_dir, args.output_dir, sample_inputs(args),
+                       command=shlex.join(["transfuse", "merge", *argv]), base_model=args.base_model_name_or_path)
     print(report.summary())
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -4,19 +4,18 @@ ARCH is encoder, decoder or encoder-decoder.
 
 Pretrains a model from raw text with the objective of its architecture and writes a run folder that
 `AutoTokenizer`, the `AutoModelFor*` classes, every task (`--model_name_or_path RUN`) and `transfuse generate`
-load. Options: `transfuse pretrain --help`; the pipeline: `transfuse.pretraining.run`. Bad arguments exit 2,
-bad input (files, text, tokenizer/model mismatch, occupied output folder) exits 1, each with one message; set
-TRANSFUSE_TRACEBACK=1 for the traceback.
+load. Options: `transfuse pretrain --help`; the pipeline: `transfuse.pretraining.run`. Bad arguments and bad
+input (files, text, tokenizer/model mismatch, occupied output folder) print one line and exit 2 (the boundary in
+`transfuse.cli.errors`); Ctrl-C prints the last checkpoint and the command that resumes from it.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-import sys
 from typing import Any
 
-from .task_command import configure_logging, format_metrics
+from .errors import on_interrupt, resume_hint
+from .task_command import format_metrics
 
 
 def summary(results: dict[str, Any]) -> str:
@@ -38,28 +37,10 @@ def main(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         build_parser().print_help()
         return 0
-    configure_logging()
-    show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
-    try:
-        run = parse_pretraining_arguments(argv)
-    except (ValueError, FileNotFoundError) as err:
-        if show_traceback:
-            raise
-        print(f"transfuse pretrain: error: {err}", file=sys.stderr)
-        return 2
-    try:
-        results = run_pretraining(
-            run.model,
-            run.pretraining,
-            run.corpus,
-            run.training,
-            command=shlex.join(["transfuse", "pretrain", *argv]),
-        )
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        if show_traceback:
-            raise
-        print(f"transfuse pretrain: error: {err}", file=sys.stderr)
-        return 1
+    run = parse_pretraining_arguments(argv)
+    words = ["transfuse", "pretrain", *argv]
+    on_interrupt(lambda: resume_hint(run.training.output_dir, words))
+    results = run_pretraining(run.model, run.pretraining, run.corpus, run.training, command=shlex.join(words))
     if is_main_process():  # under `accelerate launch` every rank gets here; one summary is enough
         print(summary(results))
     return 0

@@ -6,9 +6,6 @@ is uploaded. The Hub token comes from `HF_TOKEN` or `hf auth login`, never from 
 
 from __future__ import annotations
 
-import sys
-
-from huggingface_hub.errors import HfHubHTTPError
 from transformers import HfArgumentParser
 
 from ..hub import PushArguments, push_run
@@ -28,15 +25,8 @@ def parse_push_arguments(argv: list[str]) -> PushArguments:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_push_arguments(argv)
-        result = push_run(args)
-    except (ValueError, FileNotFoundError, RuntimeError, HfHubHTTPError) as error:
-        print(f"transfuse push: {error}", file=sys.stderr)
-        return 1
+    args = parse_push_arguments(argv)
+    result = push_run(args)
     print(result if args.dry_run else f"pushed {args.run_dir} to {result}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

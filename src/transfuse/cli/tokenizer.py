@@ -7,7 +7,6 @@ files, a Hub dataset or a local dataset (the same text sources as `transfuse pre
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,20 +121,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     parser = HfArgumentParser(TokenizerTrainingArguments, prog="transfuse tokenizer train")
-    show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
-    try:
-        (args,) = parser.parse_args_into_dataclasses(args=argv[1:], look_for_args_file=False)
-    except ValueError as err:
-        if show_traceback:
-            raise
-        print(f"transfuse tokenizer train: error: {err}", file=sys.stderr)
-        return 2
-    try:
-        tokenizer = train_from_arguments(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        if show_traceback:
-            raise
-        print(f"transfuse tokenizer train: error: {err}", file=sys.stderr)
-        return 1
+    (args,) = parser.parse_args_into_dataclasses(args=argv[1:], look_for_args_file=False)
+    tokenizer = train_from_arguments(args)
     print(f"trained a {args.tokenizer_kind} tokenizer with {len(tokenizer)} tokens -> {args.output_dir}")
     return 0

@@ -42,6 +42,7 @@ from ..tasks import Task, get_task_class
 from .arguments import DataArguments, ParsedArguments, check_arguments
 from .callbacks import StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
+from .plan import TrainingPlanCallback
 from .precision import use_bf16_inference
 from .trainer import build_trainer
 
@@ -172,8 +173,8 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_features,
         eval_examples,
         eval_bf16=eval_bf16,
-        # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved
-        callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss()],
+        # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved; steps/time plan
+        callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss(), TrainingPlanCallback.for_task(task_name)],
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
