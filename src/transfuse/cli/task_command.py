@@ -67,7 +67,7 @@ def run_task_command(
     configure_logging()
     show_traceback = os.environ.get("TRANSFUSE_TRACEBACK") == "1"
     try:
-        args = arguments.parse_arguments(task_class, rest)
+        args = arguments.parse_arguments(task_class, rest, command)
         arguments.check_arguments(args, command)
     except (ValueError, FileNotFoundError) as err:
         if show_traceback:

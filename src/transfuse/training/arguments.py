@@ -28,6 +28,7 @@ from ..modeling.configuration_transfuse import ARCHITECTURES
 from ..modeling.presets import PRESETS
 from ..tasks import Task
 from ..tokenization import KINDS
+from .task_settings import INFERENCE_COMMANDS, run_task_defaults
 
 COMMANDS = ("train", "evaluate", "predict")
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
@@ -92,6 +93,13 @@ class ModelArguments:
         metadata={
             "help": "Re-initialise head weights whose shape differs from the checkpoint's (e.g. a classifier "
             "trained with another number of labels)."
+        },
+    )
+    base_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "evaluate/predict of an adapter run: load its base model from here, when the base is no "
+            "longer where the run recorded it."
         },
     )
 
@@ -289,9 +297,19 @@ def parse_config_and_flags(parser: HfArgumentParser, argv: list[str]) -> tuple:
     return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
 
 
-def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
-    model, data, task, adapter, run, training = parse_config_and_flags(build_parser(task_class), argv)
+def parse_arguments(task_class: type[Task], argv: list[str], command: str | None = None) -> ParsedArguments:
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file.
+
+    For `command` evaluate / predict of a run folder, the task options it was trained with (its columns, lengths)
+    are the defaults that the file and the flags override (`task_settings.py`).
+    """
+    parser = build_parser(task_class)
+    if command in INFERENCE_COMMANDS:
+        has_config = bool(argv) and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES
+        known = {action.dest for action in parser._actions}
+        config_values = read_config_file(argv[0]) if has_config else {}
+        parser.set_defaults(**run_task_defaults(task_class.name, known, list(argv), config_values))
+    model, data, task, adapter, run, training = parse_config_and_flags(parser, argv)
     return ParsedArguments(
         model=model, data=data, task=task, adapter=adapter, run=run, training=training, task_class=task_class
     )
@@ -320,6 +338,11 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
         if not args.training.output_dir or args.training.output_dir == "trainer_output":
             raise ValueError(
                 "transfuse train needs --output_dir DIR (the model, metrics and model card go there)."
+            )
+        if model.base_model_name_or_path:
+            raise ValueError(
+                "--base_model_name_or_path locates the base of a trained adapter run for evaluate/predict; to "
+                "train on a base model, pass it as --model_name_or_path."
             )
         check_training_arguments(args.adapter, args.training)
         return

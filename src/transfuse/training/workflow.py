@@ -39,6 +39,7 @@ from .run_dir import (
     write_metrics,
     write_model_card,
 )
+from .task_settings import write_task_settings
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         output_dir = Path(training.output_dir)
         if args.adapter.enabled:
             save_for_inference(trainer.model, output_dir, args.adapter)
+        write_task_settings(output_dir, task_name, args.task, args.data)  # evaluate/predict reuse the columns
         write_metrics(output_dir, results)
         plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
         write_model_card(
