@@ -249,6 +249,9 @@ def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack:
             tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
         )
     task = make_task(task_name, args)
+    split = "validation" if command == "evaluate" else "test"
+    raw = load_raw_splits(task, args, [split])[split]  # wrong columns fail before the model is loaded
+    check_columns(raw.examples, task.required_columns(split), raw.source)
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
     task.attach(loaded.tokenizer, loaded.model.config)
     return task, loaded
