@@ -33,6 +33,10 @@ class MergeArguments:
     num_samples: int = field(default=32, metadata={"help": "Rows of --sample_file to compare on."})
     max_length: int = field(default=128, metadata={"help": "Truncation length of the sample rows."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a model already in --output_dir."})
+    base_model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Load the adapter's base from here, when it is no longer where the run "
+                                        "recorded it."}
+    )
 
     def __post_init__(self) -> None:
         if not is_adapter_folder(self.run_dir):
@@ -89,7 +93,8 @@ def main(argv: list[str]) -> int:
     try:
         args = parse_merge_arguments(argv)
         report = merge_run(args.run_dir, args.output_dir, sample_inputs(args),
-                           command=shlex.join(["transfuse", "merge", *argv]))
+                           command=shlex.join(["transfuse", "merge", *argv]),
+                           base_model_name_or_path=args.base_model_name_or_path)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"transfuse merge: {error}", file=sys.stderr)
         return 1
