@@ -224,15 +224,20 @@ def _stage_merged_adapter(run_dir: Path, staging: Path) -> None:
 def _stage_adapter(run_dir: Path, staging: Path, base_model_repo_id: str | None) -> str:
     if not (run_dir / "adapter_model.safetensors").is_file():
         raise FileNotFoundError(f"{run_dir} has no adapter_model.safetensors (pickled adapters are not pushed).")
+    from .adapters.base_folder import recorded_base, task_config_source
+
     _copy_existing(run_dir, staging, ADAPTER_FILES)
+    task_config = task_config_source(run_dir)  # `RUN/base/` (label names, head size); on the Hub, next to the adapter
+    if task_config is not None and not (staging / "config.json").is_file():
+        _place(task_config / "config.json", staging / "config.json")
     adapter_config = _read_json(run_dir / "adapter_config.json")
-    base = base_model_repo_id or adapter_config.get("base_model_name_or_path") or ""
+    base = base_model_repo_id or recorded_base(run_dir) or ""
     if _is_local(base):
         raise ValueError(f"the adapter's base model is the local folder {base!r}, which nobody else can load. Push "
                          "the base first (`transfuse push BASE_DIR --repo_id NAME`) and pass "
                          "--base_model_repo_id NAME.")
-    if base_model_repo_id:
-        adapter_config["base_model_name_or_path"] = base_model_repo_id
+    if base != adapter_config.get("base_model_name_or_path"):  # never the run's local `base/` folder
+        adapter_config["base_model_name_or_path"] = base
         (staging / "adapter_config.json").unlink()
         (staging / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
     return base
@@ -262,9 +267,11 @@ def stage_run(args: PushArguments, staging: str | Path) -> StagedRun:
         base = _stage_adapter(run_dir, staging, args.base_model_repo_id)
         staged = StagedRun(staging, "adapter", base, adapter_config.get("task_type"))
     elif adapter_config:
+        from .adapters.base_folder import recorded_base
+
         _stage_merged_adapter(run_dir, staging)
         card = _load_card(staging) or card  # the training card plus the merge's drift report
-        staged = StagedRun(staging, "merged-adapter", adapter_config.get("base_model_name_or_path"))
+        staged = StagedRun(staging, "merged-adapter", recorded_base(run_dir))
     else:
         _stage_full_model(run_dir, staging)
         staged = StagedRun(staging, "model", card.data.base_model if card else None)

@@ -55,6 +55,7 @@ def check_run_folder(architecture: str, output_dir: Path, metrics: dict) -> None
     assert metrics["train"]["train_tokens_per_second"] > 0
     card = (output_dir / "README.md").read_text()
     assert "perplexity" in card and "transfuse pretrain --architecture" in card
+    assert "pretrained on" in card and "fine-tuned" not in card  # a language model, not a fine-tune
     assert (output_dir / "loss_curve.png").stat().st_size > 0
 
 

@@ -41,7 +41,7 @@ def write_rows(path: Path, rows: dict[str, list]) -> str:
 
 
 def run(command: str, name: str, argv: list[str]):
-    args = parse_arguments(get_task_class(name), argv)
+    args = parse_arguments(get_task_class(name), argv, command)
     return getattr(workflow, command)(name, args, f"transfuse {command} {name}")
 
 

@@ -10,20 +10,29 @@ on sample inputs, is reported and written into the exported model card.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard, ModelCardData
 from peft import PeftModel
 from peft.utils.other import ModulesToSaveWrapper
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedModel
 
 from .apply import is_quantized
+from .base_folder import recorded_base
 from .loading import load_base_for_adapter, training_adapter_arguments
 
 MERGE_REPORT = "merge_report.json"
+PIPELINE_TAGS = {  # peft task type -> the pipeline of the merged model
+    "SEQ_CLS": "text-classification",
+    "TOKEN_CLS": "token-classification",
+    "QUESTION_ANS": "question-answering",
+    "CAUSAL_LM": "text-generation",
+    "SEQ_2_SEQ_LM": "text2text-generation",
+    "FEATURE_EXTRACTION": "feature-extraction",
+}
 
 
 def unwrap_trained_heads(model: PeftModel) -> None:
@@ -96,24 +105,24 @@ class MergeReport:
 
 
 def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict | None = None,
-              command: str | None = None, base_model: str | None = None) -> MergeReport:
+              command: str | None = None, base_model_name_or_path: str | None = None) -> MergeReport:
     """Merge the adapter of `run_dir` into its base, save a plain safetensors model to `output_dir`, report drift.
 
     `sample_inputs` (tokenized batch) are the inputs on which merged and unmerged outputs are compared; seeded
-    random token ids when None. `base_model` replaces the base recorded in the adapter's config (`transfuse merge
-    --base_model_name_or_path`).
+    random token ids when None. `base_model_name_or_path` loads the base from there instead of the recorded base.
     """
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     trained_with = training_adapter_arguments(run_dir)
     quantization = trained_with.quantization if trained_with is not None else "none"
+    base = {"base_model_name_or_path": base_model_name_or_path}
 
-    unmerged_base, peft_config = load_base_for_adapter(run_dir, quantized=True, base_model=base_model)
+    unmerged_base, peft_config = load_base_for_adapter(run_dir, quantized=True, **base)
     unmerged = PeftModel.from_pretrained(unmerged_base, run_dir)
     inputs = sample_inputs or random_sample_inputs(unmerged.get_base_model())
     reference = _predict(unmerged, inputs)
     if is_quantized(unmerged_base):
         del unmerged, unmerged_base
-        float_base, _ = load_base_for_adapter(run_dir, quantized=True, base_model=base_model)
+        float_base, _ = load_base_for_adapter(run_dir, quantized=True, **base)
         float_base = float_base.dequantize(dtype=torch.float32)
         float_base.config.quantization_config = None
         merged = merge_adapter(PeftModel.from_pretrained(float_base, run_dir))
@@ -126,12 +135,13 @@ def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict |
     merged.save_pretrained(output_dir)  # safetensors, plain transformers layout
     _copy_tokenizer(run_dir, output_dir)
     report = MergeReport(run_dir=str(run_dir), output_dir=str(output_dir),
-                         base_model=base_model or peft_config.base_model_name_or_path,
+                         base_model=base_model_name_or_path or recorded_base(run_dir) or "",
                          adapter=peft_config.peft_type.value.lower(),
                          quantization=quantization, num_samples=int(inputs["input_ids"].shape[0]),
                          max_logit_drift=drift)
     (output_dir / MERGE_REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    write_model_card(run_dir, output_dir, report, command)
+    pipeline_tag = PIPELINE_TAGS.get(getattr(peft_config.task_type, "value", ""))
+    write_model_card(run_dir, output_dir, report, command, pipeline_tag, merged.config.model_type == "transfuse")
     return report
 
 
@@ -140,33 +150,40 @@ def _copy_tokenizer(run_dir: Path, output_dir: Path) -> None:
         AutoTokenizer.from_pretrained(run_dir).save_pretrained(output_dir)
 
 
-def write_model_card(run_dir: Path, output_dir: Path, report: MergeReport, command: str | None) -> None:
-    """Keep the training card (metrics, model-index) when there is one, and append a "Merged adapter" section."""
+def write_model_card(run_dir: Path, output_dir: Path, report: MergeReport, command: str | None,
+                     pipeline_tag: str | None = None, transfuse_model: bool = False) -> None:
+    """The merged model's card: the training card's results and command (when there is one), with the metadata and
+    loading code of a plain transformers model, and a "Merged adapter" section giving the lineage and the drift."""
+    from ..common.folder import replace_section, usage_snippet  # common imports adapters: import late
+
+    training_card = run_dir / "README.md"
+    card = ModelCard.load(training_card, ignore_metadata_errors=True) if training_card.is_file() else None
+    data = card.data if card is not None else ModelCardData()
+    body = card.text if card is not None else f"\n# {output_dir.name}\n"
+    data.library_name = "transformers"
+    data.base_model = report.base_model or None
+    data.pipeline_tag = data.pipeline_tag or pipeline_tag
+    data.tags = sorted((set(data.tags or []) - {"peft"}) | {"transfuse", "merged-adapter", report.adapter})
+    quantized = report.quantization != "none"
+    base_state = f"{report.quantization} (dequantized to float32 to merge)" if quantized else "float"
     section = [
-        "## Merged adapter",
+        f"This model is the {report.adapter} adapter trained in `{report.run_dir}` on the base model "
+        f"`{report.base_model}`, folded into the base's weights with `transfuse merge`: a plain transformers model "
+        "that loads without peft or the base.",
         "",
-        f"This model is the {report.adapter} adapter trained in `{report.run_dir}` folded into "
-        f"`{report.base_model}` with `transfuse merge`; it loads with plain `transformers`, without peft.",
-        "",
-        "| adapter | base during training | merged into | samples | max abs logit drift vs unmerged |",
+        "| adapter | base model | base during training | samples | max abs logit drift vs unmerged |",
         "|---|---|---|---|---|",
-        f"| {report.adapter} | {report.quantization if report.quantization != 'none' else 'float'} | "
-        f"{'dequantized float32 weights' if report.quantization != 'none' else 'float weights'} | "
-        f"{report.num_samples} | {report.max_logit_drift:.3g} |",
+        f"| {report.adapter} | `{report.base_model}` | {base_state} | {report.num_samples} | "
+        f"{report.max_logit_drift:.3g} |",
         "",
     ]
     if command:
         section += ["Command:", "", "```bash", command, "```", ""]
-    training_card = run_dir / "README.md"
-    if training_card.is_file() and "model-index" in training_card.read_text():
-        shutil.copyfile(training_card, output_dir / "README.md")
-        with open(output_dir / "README.md", "a") as card:
-            card.write("\n" + "\n".join(section))
-        return
-    header = ["---", f"base_model: {report.base_model}", "library_name: transformers",
-              f"tags:\n- transfuse\n- merged-adapter\n- {report.adapter}", "---", "",
-              f"# {output_dir.name}", ""]
-    (output_dir / "README.md").write_text("\n".join(header + section))
+    body = replace_section(body, "Merged adapter", "\n".join(section))
+    if data.pipeline_tag:
+        usage = usage_snippet(data.pipeline_tag, output_dir, transfuse_model)
+        body = replace_section(body, "How to use it", f"```python\n{usage}\n```\n")
+    ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(output_dir / "README.md")
 
 
 __all__ = ["MergeReport", "merge_adapter", "merge_run", "prediction_tensor", "unwrap_trained_heads"]

@@ -14,6 +14,7 @@ can also be loaded alone with `load_for_inference(folder / name)`, and gives the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch
 from peft import PeftConfig, PeftModel
 from torch import nn
 
+from .base_folder import recorded_base, resolve_base
 from .loading import (
     load_base_for_adapter,
     model_class_for,
@@ -30,6 +32,17 @@ from .loading import (
 )
 
 MULTITASK_FILE = "multitask.json"
+# A task name is an adapter name inside peft's layers (a module key: no dots) and a folder of the saved model.
+TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_task_name(name: object, source: str = "task name") -> str:
+    """Refuse a task name that is not a plain folder name (`../x`, `a/b`, `a.b`, empty), before it becomes a path."""
+    if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
+        raise ValueError(
+            f"{source} {name!r} is not a plain folder name; use letters, digits, `_` and `-` (e.g. 'sentiment')."
+        )
+    return name
 
 
 def _backbone_signature(module: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -39,7 +52,7 @@ def _backbone_signature(module: nn.Module) -> dict[str, tuple[int, ...]]:
 def _backbone_size(run_dir: str | Path) -> int:
     """Parameters in the backbone of a run's task model, counted on a meta-device skeleton (no weights read)."""
     peft_config = PeftConfig.from_pretrained(run_dir)
-    config = task_config(Path(run_dir), peft_config.base_model_name_or_path)
+    config = task_config(Path(run_dir), resolve_base(run_dir))
     with torch.device("meta"):
         skeleton = model_class_for(config, peft_config.task_type).from_config(config)
     return sum(p.numel() for p in getattr(skeleton, skeleton.base_model_prefix).parameters())
@@ -54,6 +67,8 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         if not tasks:
             raise ValueError("MultiTaskModel needs at least one task.")
+        for name in tasks:
+            check_task_name(name)
         self.tasks = nn.ModuleDict(tasks)
         self.base_model_name_or_path = base_model_name_or_path
         self.training_arguments = training_arguments or {}
@@ -86,14 +101,15 @@ class MultiTaskModel(nn.Module):
 
     def add_task(self, name: str, run_dir: str | Path, **load_kwargs: Any) -> MultiTaskModel:
         """Attach the adapter + head of a single-task run folder, sharing this model's backbone."""
+        check_task_name(name)
         if name in self.tasks:
             raise ValueError(f"Task {name!r} already exists; pick another name or remove it first.")
-        task_model, peft_config = load_base_for_adapter(run_dir, **load_kwargs)
-        if peft_config.base_model_name_or_path != self.base_model_name_or_path:
+        if recorded_base(run_dir) != self.base_model_name_or_path:
             raise ValueError(
-                f"Task {name!r} was trained on {peft_config.base_model_name_or_path!r}, but this model's base is "
+                f"Task {name!r} was trained on {recorded_base(run_dir)!r}, but this model's base is "
                 f"{self.base_model_name_or_path!r}; every task must share one base."
             )
+        task_model, peft_config = load_base_for_adapter(run_dir, **load_kwargs)
         first = next(iter(self.tasks.values()))
         if peft_config.peft_type != first.active_peft_config.peft_type:
             raise ValueError(
@@ -128,13 +144,15 @@ class MultiTaskModel(nn.Module):
         The task whose head uses the largest backbone (e.g. BERT with its pooler, next to a token tagger without
         one) is loaded first, so its backbone can serve every other task; the first task given stays the default.
         """
+        for name in runs:
+            check_task_name(name)
         default_task = next(iter(runs))
         (first_name, first_run), *others = sorted(runs.items(), key=lambda item: -_backbone_size(item[1]))
         task_model, peft_config = load_base_for_adapter(first_run, **load_kwargs)
         shapes = _backbone_signature(getattr(task_model, task_model.base_model_prefix))
         first = PeftModel.from_pretrained(task_model, first_run, adapter_name=first_name)
         trained_with = training_adapter_arguments(first_run)
-        model = cls({first_name: first}, peft_config.base_model_name_or_path,
+        model = cls({first_name: first}, recorded_base(first_run),
                     {first_name: trained_with} if trained_with is not None else {}, shapes)
         for name, run in others:
             model.add_task(name, run, **load_kwargs)
@@ -150,6 +168,8 @@ class MultiTaskModel(nn.Module):
                 f"{manifest_file} not found: not a folder written by MultiTaskModel.save_pretrained."
             )
         manifest = json.loads(manifest_file.read_text())
+        for name in manifest.get("tasks", []):
+            check_task_name(name, f"{manifest_file}: task")
         model = cls.from_task_runs({name: path / name for name in manifest["tasks"]}, **load_kwargs)
         return model.set_task(manifest.get("default_task", model.task_names[0]))
 
@@ -159,10 +179,10 @@ class MultiTaskModel(nn.Module):
         path.mkdir(parents=True, exist_ok=True)
         for name, task in self.tasks.items():
             task.save_pretrained(path, selected_adapters=[name])  # peft writes non-default adapters to path/name
-            write_task_files(task, path / name, self.training_arguments.get(name))
+            write_task_files(task, path / name, self.training_arguments.get(name), self.base_model_name_or_path)
         manifest = {"base_model_name_or_path": self.base_model_name_or_path, "tasks": self.task_names,
                     "default_task": self.active_task}
         (path / MULTITASK_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-__all__ = ["MULTITASK_FILE", "MultiTaskModel"]
+__all__ = ["MULTITASK_FILE", "MultiTaskModel", "check_task_name"]

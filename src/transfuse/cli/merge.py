@@ -117,7 +117,8 @@ def parse_merge_arguments(argv: list[str]) -> MergeArguments:
 def main(argv: list[str]) -> int:
     args = parse_merge_arguments(argv)
     report = merge_run(args.run_dir, args.output_dir, sample_inputs(args),
-                       command=shlex.join(["transfuse", "merge", *argv]), base_model=args.base_model_name_or_path)
+                       command=shlex.join(["transfuse", "merge", *argv]),
+                       base_model_name_or_path=args.base_model_name_or_path)
     print(report.summary())
     return 0
 

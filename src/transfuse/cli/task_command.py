@@ -88,7 +88,7 @@ def run_task_command(
     from ..training import arguments, workflow
 
     task_class = get_task_class(task_name)
-    args = arguments.parse_arguments(task_class, rest)
+    args = arguments.parse_arguments(task_class, rest, command)
     arguments.check_arguments(args, command)
     words = ["transfuse", command, task_name] if program == "transfuse" else ["python", program, command]
     if command == "train":

@@ -91,6 +91,13 @@ class ModelArguments:
             "trained with another number of labels)."
         },
     )
+    base_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "evaluate/predict of an adapter run: load its base model from here, when the base is no "
+            "longer where the run recorded it."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.model_name_or_path and self.preset:

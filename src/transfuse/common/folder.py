@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -224,6 +225,67 @@ Scores on {{ dataset_name }} ({{ split }}):
 """
 
 
+# The variable a usage snippet binds its pipeline to, by pipeline tag.
+PIPELINE_VARIABLES = {
+    "text-classification": "classifier",
+    "token-classification": "tagger",
+    "question-answering": "answerer",
+    "translation": "translator",
+    "summarization": "summarizer",
+    "text-generation": "generator",
+    "text2text-generation": "generator",
+    "fill-mask": "unmasker",
+}
+
+
+def base_card_metadata(base_model: str | None) -> dict[str, Any]:
+    """The metadata of the base model's own card (local folder, or a Hub model in the local cache), e.g. its
+    `license`; empty when there is none. Never contacts the Hub."""
+    if not base_model:
+        return {}
+    card_file: str | Path | None = Path(base_model) / MODEL_CARD_FILE
+    if not Path(base_model).is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            card_file = try_to_load_from_cache(base_model, MODEL_CARD_FILE)
+        except ValueError:  # not a valid repo id either
+            card_file = None
+    if not isinstance(card_file, (str, Path)) or not Path(card_file).is_file():
+        return {}
+    return ModelCard.load(card_file, ignore_metadata_errors=True).data.to_dict()
+
+
+def usage_snippet(task_type: str, model_dir: str | Path, transfuse_model: bool, adapter: bool = False) -> str:
+    """Python that loads `model_dir` with the `task_type` pipeline (a variable named for what it does)."""
+    variable = PIPELINE_VARIABLES.get(task_type, "pipe")
+    where = repr(str(model_dir))
+    lines = []
+    if transfuse_model:
+        lines.append("import transfuse  # registers the transfuse model type (or pass trust_remote_code=True)")
+    lines += ["from transformers import pipeline", "", f"{variable} = pipeline({task_type!r}, model={where})"]
+    if adapter:
+        lines += ["", "# or the model itself: base model + adapter + task head",
+                  "from transfuse.adapters import load_for_inference", f"model = load_for_inference({where})"]
+    return "\n".join(lines)
+
+
+def replace_section(body: str, title: str, text: str) -> str:
+    """`body` with its `## {title}` section (up to the next `## ` heading) replaced by `text`, or `text` appended."""
+    section = f"## {title}\n\n{text.strip()}\n\n"
+    pattern = rf"(?ms)^## {re.escape(title)}\s*$.*?(?=^## |\Z)"
+    if re.search(pattern, body):
+        return re.sub(pattern, lambda _: section, body).rstrip() + "\n"
+    return body.rstrip() + "\n\n" + section.rstrip() + "\n"
+
+
+def _model_type(output_dir: Path) -> str | None:
+    for config in (output_dir / "config.json", output_dir / "base" / "config.json"):
+        if config.is_file():
+            return json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    return None
+
+
 def write_model_card(
     output_dir: str | Path,
     *,
@@ -236,11 +298,20 @@ def write_model_card(
     base_model: str | None = None,
     adapter: str | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
+    pretrained: bool = False,
+    license: str | None = None,
 ) -> Path:
     """Write `README.md` with `model-index` metrics (task `task_type`) on `dataset_name`'s `split`, what it was
-    trained on (`train_dataset`), the command and how to load the model."""
+    trained on (`train_dataset`), the command and how to load the model.
+
+    `pretrained` marks a language model pretrained (not fine-tuned) on the data. `base_model` is recorded as given
+    for a Hub id, as an absolute path for a local folder; `license` defaults to the base's own card's.
+    """
     output_dir = Path(output_dir)
     model_name = output_dir.resolve().name
+    if base_model and Path(base_model).is_dir():
+        base_model = str(Path(base_model).resolve())
+    license = license or base_card_metadata(base_model).get("license")
     eval_results = [
         EvalResult(
             task_type=task_type,
@@ -260,25 +331,21 @@ def write_model_card(
         library_name="peft" if adapter else "transformers",
         pipeline_tag=task_type,
         tags=tags,
-        base_model=base_model if base_model and not Path(base_model).is_dir() else None,
+        base_model=base_model,
+        license=license,
+        datasets=[train_dataset or dataset_name],
     )
-    source = f"`{base_model}`" if base_model else "a transfuse Transformer trained from scratch"
-    description = (
-        f"A {task_type} model fine-tuned from {source}"
-        + (f" with a {adapter} adapter" if adapter else "")
-        + f" with transfuse on {train_dataset or dataset_name}."
-    )
-    if adapter:
-        usage = (
-            "from transfuse.adapters import load_for_inference\n"
-            f"model = load_for_inference({str(output_dir)!r})  # base model + adapter + task head"
-        )
+    if pretrained:
+        source = f"continued from `{base_model}`" if base_model else "from scratch"
+        description = f"A {task_type} transfuse model pretrained on {train_dataset or dataset_name} {source}."
     else:
-        usage = (
-            "import transfuse  # registers the transfuse model type (or pass trust_remote_code=True)\n"
-            "from transformers import pipeline\n"
-            f"classifier = pipeline({task_type!r}, model={str(output_dir)!r})"
+        source = f"`{base_model}`" if base_model else "a transfuse Transformer trained from scratch"
+        description = (
+            f"A {task_type} model fine-tuned from {source}"
+            + (f" with a {adapter} adapter" if adapter else "")
+            + f" with transfuse on {train_dataset or dataset_name}."
         )
+    usage = usage_snippet(task_type, output_dir, _model_type(output_dir) == "transfuse", adapter=bool(adapter))
     card = ModelCard.from_template(
         card_data,
         template_str=CARD_TEMPLATE,
@@ -301,10 +368,13 @@ __all__ = [
     "LOSS_CURVE_FILE",
     "METRICS_FILE",
     "MODEL_CARD_FILE",
+    "base_card_metadata",
     "check_output_dir",
     "plot_loss_curves",
     "quality_metrics",
+    "replace_section",
     "resolve_checkpoint",
+    "usage_snippet",
     "write_jsonl",
     "write_metrics",
     "write_model_card",

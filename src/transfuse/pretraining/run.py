@@ -238,6 +238,7 @@ def _write_run_folder(
         command=command or "run_pretraining(...)",
         dataset_name=source,
         base_model=model_args.model_name_or_path,
+        pretrained=True,
         hyperparameters={
             "architecture": model_args.architecture,
             "objective": results["objective"],

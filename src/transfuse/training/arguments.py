@@ -12,6 +12,7 @@ combinations across them for one command. Both run before any data or model is l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,9 +20,16 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..adapters import AdapterArguments
 from ..adapters.callbacks import check_training_arguments
-from ..common.arguments import ModelArguments, parse_config_and_flags, parse_config_overrides
+from ..common.arguments import (
+    CONFIG_SUFFIXES,
+    ModelArguments,
+    parse_config_and_flags,
+    parse_config_overrides,
+    read_config_file,
+)
 from ..data.loading import QUOTING_CHOICES, SPLIT_FLAGS, check_file_format
 from ..tasks import Task
+from .task_settings import INFERENCE_COMMANDS, run_task_defaults
 
 COMMANDS = ("train", "evaluate", "predict")
 # Friendlier defaults than TrainingArguments' for short runs: log (and plot) the loss every 25 steps.
@@ -175,10 +183,20 @@ def build_parser(task_class: type[Task]) -> HfArgumentParser:
     return parser
 
 
-def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
-    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file. An unset
-    `--architecture` becomes the task's first (`Task.architectures`)."""
-    model, data, task, adapter, run, training = parse_config_and_flags(build_parser(task_class), argv)
+def parse_arguments(task_class: type[Task], argv: list[str], command: str | None = None) -> ParsedArguments:
+    """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file.
+
+    For `command` evaluate / predict of a run folder, the task options it was trained with (its columns, lengths)
+    are the defaults that the file and the flags override (`task_settings.py`). An unset `--architecture` becomes
+    the task's first (`Task.architectures`).
+    """
+    parser = build_parser(task_class)
+    if command in INFERENCE_COMMANDS:
+        has_config = bool(argv) and not argv[0].startswith("-") and Path(argv[0]).suffix in CONFIG_SUFFIXES
+        known = {action.dest for action in parser._actions}
+        config_values = read_config_file(argv[0]) if has_config else {}
+        parser.set_defaults(**run_task_defaults(task_class.name, known, list(argv), config_values))
+    model, data, task, adapter, run, training = parse_config_and_flags(parser, argv)
     if model.architecture is None:
         model.architecture = task_class.architectures[0]
     return ParsedArguments(
@@ -214,6 +232,11 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
         if not args.training.output_dir or args.training.output_dir == "trainer_output":
             raise ValueError(
                 "transfuse train needs --output_dir DIR (the model, metrics and model card go there)."
+            )
+        if model.base_model_name_or_path:
+            raise ValueError(
+                "--base_model_name_or_path locates the base of a trained adapter run for evaluate/predict; to "
+                "train on a base model, pass it as --model_name_or_path."
             )
         check_training_arguments(args.adapter, args.training)
         return

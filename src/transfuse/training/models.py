@@ -154,8 +154,12 @@ def load_for_evaluation(task: Task, model_args: ModelArguments) -> LoadedModel:
     if model_args.tokenizer_name:
         check_model_source(model_args.tokenizer_name, "--tokenizer_name", weights=False)
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
+    if model_args.base_model_name_or_path and not is_adapter_folder(path):
+        raise ValueError(
+            f"--base_model_name_or_path applies to adapter runs, but {path!r} holds a full model; drop the flag."
+        )
     if is_adapter_folder(path):
-        model = load_for_inference(path)
+        model = load_for_inference(path, base_model_name_or_path=model_args.base_model_name_or_path)
         base_model = model.peft_config[model.active_adapter].base_model_name_or_path
     else:
         model = task.auto_model_class.from_pretrained(path, **common).eval()

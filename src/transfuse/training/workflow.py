@@ -44,6 +44,7 @@ from .callbacks import StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .plan import TrainingPlanCallback
 from .precision import use_bf16_inference
+from .task_settings import write_task_settings
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         output_dir = Path(training.output_dir)
         if args.adapter.enabled:
             save_for_inference(trainer.model, output_dir, args.adapter)
+        write_task_settings(output_dir, task_name, args.task, args.data)  # evaluate/predict reuse the columns
         write_metrics(output_dir, results)
         plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
         write_model_card(
@@ -252,6 +254,9 @@ def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack:
             tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
         )
     task = make_task(task_name, args)
+    split = "validation" if command == "evaluate" else "test"
+    raw = load_raw_splits(task, args, [split])[split]  # wrong columns fail before the model is loaded
+    check_columns(raw.examples, task.required_columns(split), raw.source)
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
     task.max_seq_length = inference_length(args, loaded)
     task.attach(loaded.tokenizer, loaded.model.config)

@@ -17,7 +17,7 @@ FLAGS = ["--source_lang", "src", "--target_lang", "tgt", "--preset", "tiny", "--
 
 
 def run(command, argv):
-    args = parse_arguments(get_task_class("translation"), argv)
+    args = parse_arguments(get_task_class("translation"), argv, command)
     return getattr(workflow, command)("translation", args, f"transfuse {command} translation")
 
 
