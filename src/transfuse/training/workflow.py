@@ -167,6 +167,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_examples,
         eval_bf16=eval_bf16,
         callbacks=adapter_callbacks(args.adapter),  # AdaLoRA's budget; the adapter start check
+        run=args.run,
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -175,6 +176,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         "task": task_name,
         "command": command,
         "train": dict(train_result.metrics),
+        "train_precision": "bf16" if training.bf16 else "fp16" if training.fp16 else "fp32",
         "eval_precision": "bf16" if eval_bf16 else "fp32",
         "skipped_rows": [report.to_dict() for report in data.skipped],
     }
@@ -261,7 +263,9 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
         examples = data.examples["validation"]
         features = _preprocess(task, args, loaded, examples, "validation")
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        trainer = build_trainer(
+            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
+        )
         metrics = trainer.evaluate(features, eval_examples=examples)
         results = {
             "task": task_name,
@@ -298,7 +302,9 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
         good = [index for index in range(len(examples)) if index not in first_problem]
         usable = examples.select(good)
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        trainer = build_trainer(
+            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
+        )
         outputs: list[dict[str, Any]] = []
         if len(usable):
             features = _preprocess(task, args, loaded, usable, "test")
