@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ..allocator import apply_for_command
+
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function", one-line help)
     "train": ("transfuse.cli.train:main", "fine-tune a model: transfuse train <task> [CONFIG.yaml] [--flags]"),
@@ -36,6 +38,8 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the `transfuse` process itself: glibc malloc settings for model commands (allocator.py)
+        apply_for_command(sys.argv[1] if len(sys.argv) > 1 else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
