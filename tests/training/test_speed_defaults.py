@@ -19,7 +19,7 @@ import pytest
 from datasets import Dataset
 
 from transfuse.tasks.classification import ClassificationTask
-from transfuse.training import parse_arguments, precision, workflow
+from transfuse.training import check_arguments, parse_arguments, precision, workflow
 from transfuse.training.precision import resolve_training_precision, use_bf16_inference
 from transfuse.training.trainer import feature_lengths, loader_order, token_budget_batches, unpermute
 
@@ -182,6 +182,10 @@ def test_length_sorted_prediction_answers_in_input_order(
         for mine, reference in zip(answers, plain):
             if "score" in reference:
                 assert mine["score"] == pytest.approx(reference["score"], abs=1e-5)
+    # bf16 weights (the Trainer's --bf16_full_eval, on the CPU too): same rows, the same labels but rare flips
+    halved = _predict(trained_run, test_file, tmp_path, "bf16_weights", *common[1:], "--bf16_full_eval", "true")
+    assert "error" in halved[7] and len(halved) == 40
+    assert sum(a.get("label") == b.get("label") for a, b in zip(halved, plain)) >= 36
     # input order, checked directly: the same row predicted alone gives the same answer
     alone = write_data("one.jsonl", {"text": [rows["text"][21]]})
     assert _predict(trained_run, alone, tmp_path, "one", "--fp32")[0]["label"] == plain[21]["label"]
@@ -242,3 +246,9 @@ def test_torch_compile_trains_and_predicts(backend, sentiment_rows, write_data, 
     compiled = _predict(run, test_file, tmp_path, "compiled", "--fp32", *compile_flags)
     eager = _predict(run, test_file, tmp_path, "eager", "--fp32")
     assert [row["label"] for row in compiled] == [row["label"] for row in eager]
+
+
+def test_bf16_weights_are_for_evaluate_and_predict_only(tmp_path) -> None:
+    argv = ["--train_file", "t.jsonl", "--output_dir", str(tmp_path), "--bf16_full_eval", "true"]
+    with pytest.raises(ValueError, match="--bf16_full_eval casts the model's weights"):
+        check_arguments(parse_arguments(ClassificationTask, argv), "train")
