@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 import transformers
-from common import Timer, environment, format_table, interquartile_range, median, peak_rss_mib, save_json
 from transformers import (
     BartConfig,
     BartForConditionalGeneration,
@@ -45,6 +44,7 @@ from transformers import (
     PreTrainedModel,
 )
 
+from common import Timer, environment, format_table, interquartile_range, median, peak_rss_mib, save_json
 from transfuse.modeling import (
     TransfuseConfig,
     TransfuseForCausalLM,

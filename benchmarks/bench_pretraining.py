@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import SST2, environment, format_table, read_jsonl, save_json
 from transformers import BertConfig, GPT2Config, TrainerCallback, TrainingArguments
+
+from common import SST2, environment, format_table, read_jsonl, save_json
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "pretraining" / "en_public_domain"

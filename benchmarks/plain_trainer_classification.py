@@ -60,6 +60,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pad_to_multiple_of", type=int, default=8, help="Batch padding (8 = the batches transfuse builds)."
     )
+    parser.add_argument(
+        "--eval_steps", type=int, default=0, help="Also score the validation split every N steps (0: only at the end)."
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--output_json", required=True)
     return parser.parse_args()
@@ -136,14 +139,22 @@ def main() -> None:
         train_sampling_strategy=args.train_sampling_strategy,
         seed=args.seed,
         logging_steps=50,
+        eval_strategy="steps" if args.eval_steps else "no",
+        eval_steps=args.eval_steps or None,
         save_strategy="no",
         report_to="none",
         dataloader_pin_memory=False,
     )
+
+    def accuracy_of(prediction) -> dict[str, float]:
+        return {"accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())}
+
     trainer = Trainer(
         model=model,
         args=training_args,
         train_dataset=features["train"],
+        eval_dataset=features["validation"] if args.eval_steps else None,
+        compute_metrics=accuracy_of if args.eval_steps else None,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=args.pad_to_multiple_of),
         processing_class=tokenizer,
     )

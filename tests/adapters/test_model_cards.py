@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 from huggingface_hub import ModelCard
-from transfuse.common.folder import write_model_card
 
 from transfuse.adapters import AdapterArguments, apply_adapter, merge_run, new_module_names, save_for_inference
+from transfuse.common.folder import write_model_card
 
 from .builders import load_task_model, sample_inputs, save_backbone
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ..allocator import apply_for_command
 from .console import configure_console
 from .errors import run_command
 
@@ -60,6 +61,8 @@ def _run(name: str, rest: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the `transfuse` process itself: glibc malloc settings for model commands (allocator.py)
+        apply_for_command(sys.argv[1] if len(sys.argv) > 1 else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

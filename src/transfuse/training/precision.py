@@ -1,16 +1,26 @@
-"""Which precision evaluation and prediction run in: bfloat16 autocast where the hardware multiplies bf16
-natively.
+"""Which precision training, evaluation and prediction run in: bfloat16 autocast where the hardware multiplies
+bf16 natively, float32 elsewhere.
 
 On a CPU with AMX tiles or AVX-512 BF16 instructions, oneDNN runs bf16 matrix products about 2-3x faster than
 fp32 for encoder inference, and the predicted labels agree with fp32's (the benchmark reports the agreement);
 on a CPU without them bf16 is emulated and slower, so fp32 stays. CUDA devices use bf16 where
-`torch.cuda.is_bf16_supported()` says so. Training precision is the user's choice (`--bf16`), never decided
-here.
+`torch.cuda.is_bf16_supported()` says so.
+
+Training follows the same rule unless the user chose: `--bf16` / `--fp16` given on the command line or in the
+config file win, and `--fp32` keeps training (and evaluation) in float32. The parser leaves `bf16` as None
+when it was not given (`arguments.TRAINING_DEFAULTS`), and `resolve_training_precision` settles it when the
+Trainer is built. bf16 autocast keeps fp32 master weights and optimizer state; `tests/training/
+test_speed_defaults.py` checks that a tiny model's loss curve under it follows the fp32 one.
 """
 
 from __future__ import annotations
 
+import logging
+
 import torch
+from transformers import TrainingArguments
+
+logger = logging.getLogger(__name__)
 
 
 def cpu_has_bf16_matmul() -> bool:
@@ -35,4 +45,25 @@ def use_bf16_inference(device: torch.device | str, force_fp32: bool) -> bool:
     return not force_fp32 and bf16_inference_supported(device)
 
 
-__all__ = ["bf16_inference_supported", "cpu_has_bf16_matmul", "use_bf16_inference"]
+def resolve_training_precision(training: TrainingArguments, train: bool, bf16: bool) -> None:
+    """Settle `training.bf16` when the user left it unset (None): bf16 autocast for a training run where `bf16`
+    (the hardware has bf16 matrix units and `--fp32` was not given) and no other precision was chosen
+    (`--fp16`, an accelerate config's `mixed_precision`, DeepSpeed's own); False otherwise, and always for
+    evaluation and prediction alone (their precision is `eval_bf16`'s). accelerate then applies the autocast,
+    exactly as for `--bf16`."""
+    if training.bf16 is not None:
+        return
+    chosen_elsewhere = training.fp16 or training.mixed_precision != "no" or bool(training.deepspeed)
+    training.bf16 = bool(train and bf16 and not chosen_elsewhere)
+    if training.bf16:
+        training.mixed_precision = "bf16"
+        logger.info("training in bf16 autocast (this %s multiplies bf16 natively; --fp32 to train in fp32)",
+                    training.device.type.upper())
+
+
+__all__ = [
+    "bf16_inference_supported",
+    "cpu_has_bf16_matmul",
+    "resolve_training_precision",
+    "use_bf16_inference",
+]

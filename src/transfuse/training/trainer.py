@@ -8,18 +8,29 @@ examples)` and `task.compute_metrics(outputs, examples)`; the scalar metrics are
 (`eval_accuracy`), usable by `metric_for_best_model`, and the full results (per-class reports included) and
 the outputs stay on the trainer (`task_metrics`, `task_outputs`) for the run folder and the predictions file.
 
-Evaluation and prediction run under bf16 autocast when `eval_bf16` (see `precision.py`); training precision
-stays the `TrainingArguments`' (`--bf16`).
+Speed, decided here once for every task (measurements in benchmarks/README.md, "time to quality"):
+
+* Precision: evaluation and prediction run under bf16 autocast when `eval_bf16` (see `precision.py`); training
+  runs under bf16 autocast where the hardware multiplies bf16 natively, unless the user set `--bf16`/`--fp16`
+  or asked for `--fp32` (`resolve_training_precision`). `--bf16_full_eval` (the Trainer's own flag) also casts
+  the weights to bf16 for `transfuse evaluate/predict`.
+* Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
+  batch pads only to its own longest row, and the raw predictions are put back in feature order before
+  `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
+  caps rows x longest row per batch, so long inputs get smaller batches instead of running out of memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
+import numpy as np
+import pyarrow.compute as pc
 import torch
 from datasets import Dataset
-from torch.utils.data import Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -33,10 +44,100 @@ from transformers.trainer_utils import EvalLoopOutput, has_length
 
 from ..common.checkpointing import AtomicCheckpointMixin
 from ..tasks import Task
+from .precision import resolve_training_precision
+
+
+def feature_lengths(features: Dataset, column: str = "input_ids") -> np.ndarray | None:
+    """Tokens per feature (the length of `column`'s list), read from the Arrow column without decoding rows;
+    None when `features` has no such column."""
+    if not isinstance(features, Dataset) or column not in features.column_names:
+        return None
+    return pc.list_value_length(features.with_format("arrow")[column]).to_numpy(zero_copy_only=False)
+
+
+def length_order(lengths: np.ndarray) -> np.ndarray:
+    """Feature indices longest first (a stable sort: equal lengths keep their order), so an out-of-memory
+    error, if any, comes with the first batch."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def token_budget_batches(
+    order: np.ndarray, lengths: np.ndarray, max_rows: int, max_tokens: int | None, multiple: int = 1
+) -> list[list[int]]:
+    """`order` cut into consecutive batches of at most `max_rows` rows whose padded size (rows x the longest
+    row, rounded up to `multiple` as the collator pads) stays within `max_tokens`; a row longer than the
+    budget forms a batch of its own."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    longest = 0
+    for index in order.tolist():
+        padded = -(-int(lengths[index]) // multiple) * multiple
+        too_many_tokens = max_tokens is not None and max(longest, padded) * (len(batch) + 1) > max_tokens
+        if batch and (len(batch) >= max_rows or too_many_tokens):
+            batches.append(batch)
+            batch, longest = [], 0
+        batch.append(index)
+        longest = max(longest, padded)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+class OrderedSampler(Sampler[int]):
+    """Yields the feature indices in a fixed `order` (kept on the sampler, to undo it afterwards)."""
+
+    def __init__(self, order: np.ndarray):
+        self.order = order
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class OrderedBatchSampler(Sampler[list[int]]):
+    """Yields precomputed batches of feature indices; `order` is their concatenation."""
+
+    def __init__(self, batches: list[list[int]]):
+        self.batches = batches
+        self.order = np.asarray([index for batch in batches for index in batch], dtype=np.int64)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def loader_order(dataloader: Any) -> np.ndarray | None:
+    """The order an `OrderedSampler` / `OrderedBatchSampler` of `dataloader` feeds features in (through
+    accelerate's wrappers), or None when it feeds them in dataset order."""
+    for owner in (dataloader, getattr(dataloader, "batch_sampler", None)):
+        for name in ("sampler", "batch_sampler"):
+            sampler = getattr(owner, name, None)
+            if isinstance(sampler, (OrderedSampler, OrderedBatchSampler)):
+                return sampler.order
+    return None
+
+
+def unpermute(predictions: Any, order: np.ndarray) -> Any:
+    """Row `j` of every array in `predictions` (nested tuples, lists, dicts) answers feature `order[j]`; put
+    row `order[j]` back at position `order[j]`. Arrays that are not one row per feature stay as they are."""
+    if isinstance(predictions, (tuple, list)):
+        return type(predictions)(unpermute(item, order) for item in predictions)
+    if isinstance(predictions, dict):
+        return {key: unpermute(value, order) for key, value in predictions.items()}
+    if isinstance(predictions, np.ndarray) and predictions.ndim and len(predictions) == len(order):
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return predictions[inverse]
+    return predictions
 
 
 class TaskTrainerMixin:
-    """Routes `evaluate`/`predict` through `task.postprocess` and `task.compute_metrics`; bf16 inference."""
+    """Routes `evaluate`/`predict` through `task.postprocess` and `task.compute_metrics`; bf16 inference;
+    length-sorted inference batches (`sort_by_length`) within `max_tokens_per_batch`."""
 
     def __init__(
         self,
@@ -44,12 +145,16 @@ class TaskTrainerMixin:
         task: Task,
         eval_examples: Dataset | None = None,
         eval_bf16: bool = False,
+        sort_by_length: bool = True,
+        max_tokens_per_batch: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.task = task
         self.eval_examples = eval_examples
         self.eval_bf16 = eval_bf16
+        self.sort_by_length = sort_by_length
+        self.max_tokens_per_batch = max_tokens_per_batch
         self.task_outputs: dict[str, list[dict[str, Any]]] = {}
         self.task_metrics: dict[str, dict[str, Any]] = {}
         self._current: tuple[Dataset | None, Dataset | None] = (None, None)
@@ -101,6 +206,14 @@ class TaskTrainerMixin:
             ignore_keys=ignore_keys,
             metric_key_prefix=metric_key_prefix,
         )
+        order = loader_order(dataloader)
+        if order is not None:  # length-sorted batches: back to feature order, the one place for every task
+            output = EvalLoopOutput(
+                predictions=unpermute(output.predictions, order),
+                label_ids=unpermute(output.label_ids, order),
+                metrics=output.metrics,
+                num_samples=output.num_samples,
+            )
         if examples is None or output.predictions is None:
             return output
         outputs = self.task.postprocess(output.predictions, features, examples)
@@ -117,16 +230,53 @@ class TaskTrainerMixin:
             )
         return output
 
-    def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
-        """Evaluate and predict in dataset order, always.
+    def _inference_lengths(self, dataset: Dataset) -> np.ndarray | None:
+        """Feature lengths when inference batches may be reordered: one process (accelerate shards and gathers
+        in dataset order otherwise), predictions concatenated (`eval_do_concat_batches`), a `Dataset` with
+        token ids; else None."""
+        if self.args.world_size > 1 or not self.args.eval_do_concat_batches:
+            return None
+        names = getattr(self.processing_class, "model_input_names", None) or ["input_ids"]
+        return feature_lengths(dataset, names[0])
 
-        transformers 5 applies `--train_sampling_strategy group_by_length` to evaluation too, which reorders the
-        predictions; `postprocess` pairs predictions with features and examples by position, and `predict` must
-        answer row i on line i. (Several processes: None lets accelerate shard in order and gather back.)
+    def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
+        """Longest features first (`sort_by_length`), else dataset order; never the Trainer's random groups.
+
+        transformers 5 applies `--train_sampling_strategy group_by_length` to evaluation too, in a random order
+        that nothing records. Here the order is kept on the sampler and `evaluation_loop` undoes it, because
+        `postprocess` pairs predictions with features and examples by position and `predict` must answer row i
+        on line i. (Several processes: None lets accelerate shard in order and gather back.)
         """
         if eval_dataset is None or not has_length(eval_dataset):
             return None
-        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+        if self.args.world_size > 1:
+            return None
+        lengths = self._inference_lengths(eval_dataset) if self.sort_by_length else None
+        return SequentialSampler(eval_dataset) if lengths is None else OrderedSampler(length_order(lengths))
+
+    def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, **kwargs):
+        """With `--max_tokens_per_batch`, evaluation and prediction batches hold at most that many padded
+        tokens (and at most `--per_device_eval_batch_size` rows); training batches are the Trainer's."""
+        if is_training or not self.max_tokens_per_batch or not isinstance(dataset, Dataset):
+            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+        dataset = self._remove_unused_columns(dataset, description=description)
+        lengths = self._inference_lengths(dataset)
+        if lengths is None:
+            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+        order = length_order(lengths) if self.sort_by_length else np.arange(len(lengths))
+        multiple = getattr(self.data_collator, "pad_to_multiple_of", None) or 1
+        batches = token_budget_batches(order, lengths, batch_size, self.max_tokens_per_batch, multiple)
+        args = self.args
+        loader = DataLoader(
+            dataset,
+            batch_sampler=OrderedBatchSampler(batches),
+            collate_fn=self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers,
+            prefetch_factor=args.dataloader_prefetch_factor,
+        )
+        return self.accelerator.prepare(loader)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **kwargs):
         device_type = self.args.device.type
@@ -155,8 +305,15 @@ def build_trainer(
     eval_examples: Dataset | None = None,
     eval_bf16: bool = False,
     callbacks: list[TrainerCallback] | None = None,
+    run: Any = None,
 ) -> TaskTrainer | Seq2SeqTaskTrainer:
-    """The Trainer that fits `task.training_args_class`, with the task's collator and evaluation."""
+    """The Trainer that fits `task.training_args_class`, with the task's collator and evaluation.
+
+    `run` (the command's `RunArguments`) carries the inference batching flags (`--sort_by_length`,
+    `--max_tokens_per_batch`). Training precision left to the hardware (`--bf16` not given) is decided here:
+    bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32.
+    """
+    resolve_training_precision(training_args, train=train_features is not None, bf16=eval_bf16)
     trainer_class = Seq2SeqTaskTrainer if isinstance(training_args, Seq2SeqTrainingArguments) else TaskTrainer
     return trainer_class(
         model=model,
@@ -169,7 +326,21 @@ def build_trainer(
         task=task,
         eval_examples=eval_examples,
         eval_bf16=eval_bf16,
+        sort_by_length=getattr(run, "sort_by_length", True),
+        max_tokens_per_batch=getattr(run, "max_tokens_per_batch", None),
     )
 
 
-__all__ = ["Seq2SeqTaskTrainer", "TaskTrainer", "TaskTrainerMixin", "build_trainer"]
+__all__ = [
+    "OrderedBatchSampler",
+    "OrderedSampler",
+    "Seq2SeqTaskTrainer",
+    "TaskTrainer",
+    "TaskTrainerMixin",
+    "build_trainer",
+    "feature_lengths",
+    "length_order",
+    "loader_order",
+    "token_budget_batches",
+    "unpermute",
+]

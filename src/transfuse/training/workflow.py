@@ -176,6 +176,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_bf16=eval_bf16,
         # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved; steps/time plan
         callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss(), TrainingPlanCallback.for_task(task_name)],
+        run=args.run,
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -184,6 +185,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         "task": task_name,
         "command": command,
         "train": dict(train_result.metrics),
+        "train_precision": "bf16" if training.bf16 else "fp16" if training.fp16 else "fp32",
         "eval_precision": "bf16" if eval_bf16 else "fp32",
         "skipped_rows": [report.to_dict() for report in data.skipped],
     }
@@ -302,7 +304,9 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
         features = _preprocess(task, args, loaded, examples, "validation")
         truncated = _report_truncation(features, task.max_seq_length, data.sources["validation"])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        trainer = build_trainer(
+            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
+        )
         metrics = trainer.evaluate(features, eval_examples=examples)
         results = {
             "task": task_name,
@@ -347,7 +351,9 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
             problems.setdefault(row, f"row {row + 1}, column {bad.column!r}: {bad.problem}{detail}")
         usable = examples.select([k for k in range(len(examples)) if source_row[k] not in problems])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16)
+        trainer = build_trainer(
+            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
+        )
         outputs: list[dict[str, Any]] = []
         if len(usable):
             features = _preprocess(task, args, loaded, usable, "test")

@@ -1,0 +1,317 @@
+"""Time to quality: minutes until validation reaches the target, ours against a plain `transformers` recipe.
+
+Training. For each shipped classification config, two recipes train the same model on the same data with the
+same hyper-parameters and step budget, each scoring the validation split every `--eval_steps` steps:
+
+* ours: `transfuse train classification CONFIG` as shipped, i.e. with transfuse's defaults (bf16 autocast where
+  the CPU multiplies bf16 natively, length-grouped training batches, length-sorted bf16 evaluation, the glibc
+  allocator settings);
+* plain: `plain_trainer_classification.py`, a bare `Trainer` script: fp32, the Trainer's default batching
+  (random sampler), fp32 evaluation in dataset order.
+
+`clocked.py` puts a clock on each Trainer: training seconds at each evaluation, evaluation time left out. The
+table gives the training minutes each recipe needed to first reach the target (the issue's target where there
+is one, otherwise the plain recipe's final score), the final scores and the ratio ours / plain (< 1: ours is
+faster).
+
+Prediction. The SST-2 MiniLM + LoRA run of ours, merged into a plain model (`transfuse merge`), predicts the
+first `--predict_rows` SST-2 training rows: `transfuse predict` as a whole command (start-up and model loading
+included, in its default configuration and one variant per speed setting) against a `transformers.pipeline`
+("text-classification", batch 32) process on the same model and rows, loading included; rows/s and the share of
+labels equal to the pipeline's.
+
+    python benchmarks/bench_time_to_quality.py --quick                   # smoke: minutes, figures not meaningful
+    python benchmarks/bench_time_to_quality.py --runs sst2-minilm-lora --threads 2 --json ttq.json   # full
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_classification import CONFIGS, SHARED_KEYS, environment, minilm_path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+QUICK = {"max_steps": 24, "max_train_samples": 768, "max_eval_samples": 128, "warmup_steps": 2}
+PIPELINE_SCRIPT = """
+import json, sys
+from transformers import pipeline
+model, rows, out = sys.argv[1:4]
+texts = [json.loads(line)["text"] for line in open(rows)]
+classify = pipeline("text-classification", model=model, batch_size=32, device="cpu")
+json.dump([answer["label"] for answer in classify(texts)], open(out, "w"))
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    config: str
+    target: float | None = None  # the issue's validation accuracy target; None: the plain recipe's final score
+
+
+RUNS = [
+    Run("sst2-minilm-lora", "sst2_minilm_lora.yaml", target=0.89),
+    Run("sst2-small-scratch", "sst2_small_scratch.yaml", target=0.80),
+    Run("mrpc-minilm-lora", "mrpc_minilm_lora.yaml"),
+    Run("trec-minilm-lora", "trec_minilm_lora.yaml"),
+]
+# `transfuse predict` variants: each switches one speed setting off (or the bf16 weights on)
+PREDICT_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "default": ([], {}),
+    "--bf16_full_eval (bf16 weights)": (["--bf16_full_eval", "true"], {}),
+    "--fp32": (["--fp32", "true"], {}),
+    "--sort_by_length false": (["--sort_by_length", "false"], {}),
+    "TRANSFUSE_MALLOC=0": ([], {"TRANSFUSE_MALLOC": "0"}),
+    "--per_device_eval_batch_size 32": (["--per_device_eval_batch_size", "32"], {}),
+    "--per_device_eval_batch_size 128": (["--per_device_eval_batch_size", "128"], {}),
+}
+
+
+def run(argv: list[str], env: dict[str, str], timeout_s: float) -> tuple[int | str, float, str]:
+    """(exit code or "timeout", wall seconds, the output's last lines)."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(argv, cwd=REPO, env=env, timeout=timeout_s, capture_output=True, text=True)
+        code, output = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        code, output = "timeout", ""
+    return code, time.perf_counter() - start, "\n".join(output.splitlines()[-12:])
+
+
+def read_timeline(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def train_minutes(timeline: list[dict]) -> float | None:
+    """Training minutes of the whole run, evaluation time left out."""
+    ends = [entry["train_seconds"] for entry in timeline if entry.get("train_end")]
+    return ends[-1] / 60 if ends else None
+
+
+def minutes_to(timeline: list[dict], target: float | None, key: str = "eval_accuracy") -> float | None:
+    """Training minutes at the first evaluation scoring >= `target`; None if none did."""
+    if target is None:
+        return None
+    hits = [entry["train_seconds"] for entry in timeline if entry.get(key, -1.0) >= target - 1e-9]
+    return min(hits) / 60 if hits else None
+
+
+def train_ours(config: Path, extra: dict, eval_steps: int, out: Path, env: dict, timeout_s: float) -> dict:
+    flags = [word for key, value in extra.items() for word in (f"--{key}", str(value))]
+    argv = [
+        sys.executable, str(HERE / "clocked.py"), str(out / "timeline.jsonl"), "transfuse",
+        "train", "classification", str(config), *flags,
+        "--eval_strategy", "steps", "--eval_steps", str(eval_steps),
+        "--output_dir", str(out), "--overwrite_output_dir", "--disable_tqdm", "true", "--report_to", "none",
+    ]  # fmt: skip
+    code, wall, tail = run(argv, env, timeout_s)
+    if code != 0:
+        return {"status": f"failed ({code})", "log": tail}
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {
+        "status": "ok",
+        "final": metrics["eval"]["accuracy"],
+        "train_seconds": metrics["train"]["train_runtime"],
+        "train_precision": metrics.get("train_precision"),
+        "timeline": read_timeline(out / "timeline.jsonl"),
+        "wall_seconds": wall,
+        "command": "transfuse " + " ".join(argv[4:]),
+    }
+
+
+def train_plain(values: dict, eval_steps: int, out: Path, env: dict, timeout_s: float) -> dict:
+    model = values.get("model_name_or_path", "scratch")
+    skip = {"train_sampling_strategy"}  # the Trainer's default batching: a random sampler
+    if values.get("adapter", "none") == "none":
+        skip |= {"lora_r", "lora_alpha", "lora_dropout", "target_modules"}
+    if model != "scratch":
+        skip.add("vocab_size")
+    flags: list[str] = []
+    for key in (*SHARED_KEYS, "max_train_samples", "max_eval_samples"):
+        value = values.get(key)
+        if value is not None and key not in skip:
+            flags += [f"--{key}", *map(str, value)] if isinstance(value, list) else [f"--{key}", str(value)]
+    argv = [
+        sys.executable, str(HERE / "clocked.py"), str(out / "timeline.jsonl"), "plain",
+        "--model", model, "--label_column", values.get("label_column", "label"), *flags,
+        "--eval_steps", str(eval_steps), "--output_dir", str(out / "trainer"),
+        "--output_json", str(out / "plain.json"),
+    ]  # fmt: skip
+    code, wall, tail = run(argv, env, timeout_s)
+    if code != 0:
+        return {"status": f"failed ({code})", "log": tail}
+    result = json.loads((out / "plain.json").read_text())
+    return {
+        "status": "ok",
+        "final": result["accuracy"],
+        "train_seconds": result["train_seconds"],
+        "timeline": read_timeline(out / "timeline.jsonl"),
+        "wall_seconds": wall,
+    }
+
+
+def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s: float) -> dict:
+    config_path = CONFIGS / run_.config
+    config = yaml.safe_load(config_path.read_text())
+    extra = dict(QUICK) if options.quick else {}
+    if options.quick and "num_train_epochs" in config:
+        extra["num_train_epochs"] = 1
+    if "model_name_or_path" in config:
+        extra["model_name_or_path"] = minilm_path()
+    eval_steps = options.eval_steps or (8 if options.quick else 250)
+    out = Path(options.output_dir) / run_.name
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"== {run_.name}: ours", flush=True)
+    ours = train_ours(config_path, extra, eval_steps, out / "ours", env, timeout_s)
+    print(f"== {run_.name}: plain Trainer", flush=True)
+    plain = train_plain({**config, **extra}, eval_steps, out / "plain", env, timeout_s)
+    target = run_.target if run_.target is not None and not options.quick else plain.get("final")
+    result = {"target": target, "eval_steps": eval_steps, "ours": ours, "plain": plain}
+    for side in (ours, plain):
+        side["minutes_to_target"] = minutes_to(side.get("timeline", []), target)
+        side["train_minutes"] = train_minutes(side.get("timeline", []))
+    if ours["minutes_to_target"] and plain["minutes_to_target"]:
+        result["ratio"] = ours["minutes_to_target"] / plain["minutes_to_target"]
+    return result
+
+
+def prediction(run_dir: Path, options: argparse.Namespace, env: dict, timeout_s: float) -> dict:
+    """`transfuse predict` (whole command, per variant) against a `transformers.pipeline` process."""
+    out = Path(options.output_dir) / "predict"
+    out.mkdir(parents=True, exist_ok=True)
+    merged = out / "merged" if (run_dir / "adapter_config.json").is_file() else run_dir
+    if merged != run_dir:  # both sides run the same plain model: the adapter folded into MiniLM
+        code, _, tail = run(
+            [sys.executable, "-m", "transfuse.cli.main", "merge", str(run_dir), "--output_dir", str(merged),
+             "--overwrite_output_dir", "true"], env, timeout_s,
+        )  # fmt: skip
+        if code != 0:
+            return {"status": f"merge failed ({code})", "log": tail}
+    sst2 = Path(yaml.safe_load((CONFIGS / "sst2_minilm_lora.yaml").read_text())["train_file"])
+    rows_file = out / "rows.jsonl"
+    with (REPO / sst2).open() as source, rows_file.open("w") as rows:
+        for _, line in zip(range(options.predict_rows), source):
+            rows.write(json.dumps({"text": json.loads(line)["text"]}) + "\n")
+    n = sum(1 for _ in rows_file.open())
+    results: dict = {"rows": n, "model": str(merged), "variants": {}}
+    pipeline_labels = out / "pipeline.json"
+    code, wall, tail = run(
+        [sys.executable, "-c", PIPELINE_SCRIPT, str(merged), str(rows_file), str(pipeline_labels)], env, timeout_s
+    )
+    if code != 0:
+        return {**results, "status": f"pipeline failed ({code})", "log": tail}
+    reference = json.loads(pipeline_labels.read_text())
+    results["pipeline"] = {"seconds": wall, "rows_per_second": n / wall}
+    variants = PREDICT_VARIANTS if not options.predict_default_only else {"default": PREDICT_VARIANTS["default"]}
+    for name, (flags, extra_env) in variants.items():
+        output = out / f"{len(results['variants'])}.jsonl"
+        argv = [
+            sys.executable, "-m", "transfuse.cli.main", "predict", "classification", "--model_name_or_path",
+            str(merged), "--test_file", str(rows_file), "--output_file", str(output), "--disable_tqdm", "true",
+            *flags,
+        ]  # fmt: skip
+        code, wall, tail = run(argv, {**env, **extra_env}, timeout_s)
+        if code != 0:
+            results["variants"][name] = {"status": f"failed ({code})", "log": tail}
+            continue
+        labels = [json.loads(line)["label"] for line in output.read_text().splitlines()]
+        results["variants"][name] = {
+            "seconds": wall,
+            "rows_per_second": n / wall,
+            "vs_pipeline": (n / wall) / results["pipeline"]["rows_per_second"],
+            "label_agreement": sum(a == b for a, b in zip(labels, reference)) / n,
+            "command": "transfuse " + " ".join(argv[3:]),
+        }
+        print(f"   predict {name}: {json.dumps(results['variants'][name])}", flush=True)
+    return results
+
+
+def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def print_tables(results: dict) -> None:
+    print("\n| run | target | ours min to target | plain min to target | ratio | ours final | plain final "
+          "| ours / plain training min (all steps) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for name, entry in results["training"].items():
+        ours, plain = entry["ours"], entry["plain"]
+        cells = [
+            name,
+            _fmt(entry.get("target"), ".4f"),
+            _fmt(ours.get("minutes_to_target"), ".2f", "not reached"),
+            _fmt(plain.get("minutes_to_target"), ".2f", "not reached"),
+            _fmt(entry.get("ratio"), ".2f") + ("x" if entry.get("ratio") else ""),
+            _fmt(ours.get("final"), ".4f", ours["status"]),
+            _fmt(plain.get("final"), ".4f", plain["status"]),
+            f"{_fmt(ours.get('train_minutes'), '.2f')} / {_fmt(plain.get('train_minutes'), '.2f')}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    predict = results.get("prediction")
+    if predict and "pipeline" in predict:
+        print(f"\nPrediction, {predict['rows']} SST-2 rows, whole commands: transformers.pipeline (batch 32) "
+              f"{predict['pipeline']['rows_per_second']:.1f} rows/s ({predict['pipeline']['seconds']:.1f} s)")
+        print("\n| transfuse predict | seconds | rows/s | vs pipeline | labels = pipeline's |")
+        print("|---|---|---|---|---|")
+        for name, variant in predict["variants"].items():
+            if "seconds" not in variant:
+                print(f"| {name} | {variant['status']} | | | |")
+                continue
+            print(f"| {name} | {variant['seconds']:.1f} | {variant['rows_per_second']:.1f} | "
+                  f"{variant['vs_pipeline']:.2f}x | {100 * variant['label_agreement']:.2f}% |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Smoke mode: 24 steps on 768 rows, 256 rows predicted.")
+    parser.add_argument("--runs", default=",".join(r.name for r in RUNS), help="Comma-separated subset of the runs.")
+    parser.add_argument("--eval_steps", type=int, default=None, help="Evaluate every N steps (8 quick, 250 full).")
+    parser.add_argument("--predict_rows", type=int, default=None, help="Rows to predict (256 quick, 8000 full).")
+    parser.add_argument("--predict_default_only", action="store_true", help="Time only the default predict.")
+    parser.add_argument("--no_predict", action="store_true", help="Skip the prediction section.")
+    parser.add_argument(
+        "--predict_run", default=None, help="Time prediction only, with this SST-2 run folder or model (no training)."
+    )
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of every subprocess.")
+    parser.add_argument("--max_minutes", type=float, default=60.0, help="Time cap of each subprocess.")
+    parser.add_argument("--output_dir", default="runs/bench_time_to_quality")
+    parser.add_argument("--json", default=None, help="Also write the results here.")
+    options = parser.parse_args()
+    options.predict_rows = options.predict_rows or (256 if options.quick else 8000)
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    if options.threads:
+        env["OMP_NUM_THREADS"] = str(options.threads)
+    timeout_s = options.max_minutes * 60
+    results: dict = {"environment": environment(), "quick": options.quick, "training": {}}
+    selected = [] if options.predict_run else [r for r in RUNS if r.name in options.runs.split(",")]
+    for run_ in selected:
+        results["training"][run_.name] = time_to_quality(run_, options, env, timeout_s)
+        summary = {side: {k: v for k, v in results["training"][run_.name][side].items() if k != "timeline"}
+                   for side in ("ours", "plain")}  # fmt: skip
+        print(f"   {json.dumps(summary)}", flush=True)
+    lora = results["training"].get("sst2-minilm-lora", {}).get("ours", {})
+    if options.predict_run:
+        results["prediction"] = prediction(Path(options.predict_run), options, env, timeout_s)
+    elif not options.no_predict and lora.get("status") == "ok":
+        run_dir = Path(options.output_dir) / "sst2-minilm-lora" / "ours"
+        results["prediction"] = prediction(run_dir, options, env, timeout_s)
+    print_tables(results)
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
