@@ -50,7 +50,7 @@ from .features import (
     default_doc_stride,
     prepare_features,
 )
-from .postprocessing import DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST_SIZE, postprocess_predictions
+from .postprocessing import DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST_SIZE, decide, postprocess_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,8 @@ class QuestionAnsweringTask(Task):
         self.doc_stride = args.doc_stride or default_doc_stride(max_seq_length)
         self.max_answer_length = args.max_answer_length
         self.null_threshold: float | None = args.null_score_diff_threshold
-        self.tuned_threshold: float | None = None  # the last one tuned on validation data
+        self.tune_threshold = False  # set by fit(): only a training run tunes the threshold it will be saved with
+        self._answers: list[dict[str, Any]] = []  # the last postprocess results, with what the threshold needs
         self.window_reports: dict[str, WindowReport] = {}
         self.moved_answer_starts = 0
 
@@ -175,6 +176,9 @@ class QuestionAnsweringTask(Task):
 
     # ---- model shape -----------------------------------------------------------------------------------
 
+    def fit(self, train_examples: Dataset) -> None:
+        self.tune_threshold = self.version_2_with_negative and self.args.null_score_diff_threshold is None
+
     def load_from_config(self, config: PretrainedConfig) -> None:
         stored = {name: getattr(config, key, None) for name, key in CONFIG_KEYS.items()}
         self.version_2_with_negative = bool(self.args.version_2_with_negative or stored["version_2_with_negative"])
@@ -186,10 +190,9 @@ class QuestionAnsweringTask(Task):
             self.doc_stride = default_doc_stride(self.max_seq_length)
 
     def config_updates(self) -> dict[str, Any]:
-        threshold = self.tuned_threshold if self.tuned_threshold is not None else self.null_threshold
         return {
             CONFIG_KEYS["version_2_with_negative"]: self.version_2_with_negative,
-            CONFIG_KEYS["null_score_diff_threshold"]: threshold,
+            CONFIG_KEYS["null_score_diff_threshold"]: self.null_threshold,
             CONFIG_KEYS["doc_stride"]: self.doc_stride,
             CONFIG_KEYS["max_seq_length"]: self.max_seq_length,
             CONFIG_KEYS["max_answer_length"]: self.max_answer_length,
@@ -258,32 +261,35 @@ class QuestionAnsweringTask(Task):
             n_best_size=max(DEFAULT_N_BEST_SIZE, n_best or 0),
             max_answer_length=self.max_answer_length,
         )
-        ids = ids_of(examples, self.args)
-        outputs = []
-        for qid, answer in zip(ids, answers):
-            output = {key: answer[key] for key in ("answer", "start", "score", "is_impossible")}
-            output = {"id": qid, **output}
-            if self.version_2_with_negative:
-                output["null_score_diff"] = answer["null_score_diff"]
-                output["best_span"] = answer["best_span"]
-            if n_best:
-                output["n_best"] = answer["n_best"][:n_best]
-            outputs.append(output)
-        return outputs
+        self._answers = answers
+        return [self._output(qid, answer) for qid, answer in zip(ids_of(examples, self.args), answers)]
+
+    def _output(self, qid: str, answer: dict[str, Any]) -> dict[str, Any]:
+        output = {"id": qid, **{key: answer[key] for key in ("answer", "start", "score", "is_impossible")}}
+        if self.version_2_with_negative:
+            output["null_score_diff"] = answer["null_score_diff"]
+        if self.args.n_best_size:
+            output["n_best"] = answer["n_best"][: self.args.n_best_size]
+        return output
 
     def compute_metrics(self, outputs: list[dict[str, Any]], examples: Dataset) -> dict[str, Any]:
         references = [answers["text"] if answers else [] for answers in answers_of(examples, self.args)]
-        predictions = [output["answer"] for output in outputs]
         if not self.version_2_with_negative:
-            return squad_metrics(predictions, references)
-        diffs = [output["null_score_diff"] for output in outputs]
-        diffs = [np.inf if diff is None else diff for diff in diffs]  # no span at all: always "no answer"
-        metrics = squad_v2_metrics(predictions, references, diffs, [output["best_span"] for output in outputs])
+            return squad_metrics([output["answer"] for output in outputs], references)
+        assert len(self._answers) == len(outputs), "compute_metrics scores the outputs of the last postprocess"
+        diffs = [np.inf if a["null_score_diff"] is None else a["null_score_diff"] for a in self._answers]
+        best_spans = [answer["best_span"] for answer in self._answers]
+        if self.tune_threshold:
+            # training: the threshold that maximises F1 here is the one the model is saved with, and the outputs
+            # and scores are those it gives (so `transfuse evaluate` on the run folder reproduces them)
+            self.null_threshold = squad_v2_metrics(best_spans, references, diffs, best_spans)["best_f1_threshold"]
+            if self.model_config is not None:
+                self.model_config.update(self.config_updates())
+            for index, answer in enumerate(self._answers):
+                outputs[index].update(self._output(outputs[index]["id"], decide(answer, self.threshold)))
+        predictions = [output["answer"] for output in outputs]
+        metrics = squad_v2_metrics(predictions, references, diffs, best_spans)
         metrics["null_score_diff_threshold"] = self.threshold
-        if self.args.null_score_diff_threshold is None:
-            self.tuned_threshold = metrics["best_f1_threshold"]
-            if self.model_config is not None:  # the config the model is saved with
-                setattr(self.model_config, CONFIG_KEYS["null_score_diff_threshold"], self.tuned_threshold)
         return metrics
 
     def card_metrics(self, metrics: dict[str, Any]) -> dict[str, float]:

@@ -80,8 +80,9 @@ def answer_example(
 
     Returns `answer` (the text, `""` for no answer), `start` (its character offset, None for no answer),
     `score` (its probability), `is_impossible`, `null_score_diff` (the null score minus the best span score;
-    what the threshold is compared with), `best_span` (the best span's text whatever the decision) and
-    `n_best` (up to `n_best_size` `{"answer", "start", "score"}`, best first).
+    what the threshold is compared with), `best_span` (the best span's text whatever the decision),
+    `n_best` (up to `n_best_size` `{"answer", "start", "score"}`, best first), and what `decide` needs to decide
+    again for another threshold (`null_probability`, `version_2_with_negative`).
     """
     spans: dict[Span, float] = {}
     null_score = np.inf
@@ -99,20 +100,31 @@ def answer_example(
         {"answer": context[start:end], "start": start, "score": float(p)}
         for ((start, end), _), p in zip(ranked, probabilities)
     ]
-    best = n_best[0] if n_best else {"answer": "", "start": None, "score": 0.0}
     null_score_diff = null_score - ranked[0][1] if ranked else np.inf
-    impossible = not ranked or (version_2_with_negative and null_score_diff > null_threshold)
-    if impossible and version_2_with_negative:
-        chosen = {"answer": "", "start": None, "score": float(probabilities[-1]) if scores.size else 1.0}
-    else:
-        chosen = best
-    return {
-        **chosen,
-        "is_impossible": bool(impossible),
-        "null_score_diff": float(null_score_diff) if np.isfinite(null_score_diff) else None,
-        "best_span": best["answer"],
+    answer = {
         "n_best": n_best,
+        "null_probability": float(probabilities[-1]) if version_2_with_negative and scores.size else None,
+        "null_score_diff": float(null_score_diff) if np.isfinite(null_score_diff) else None,
+        "best_span": n_best[0]["answer"] if n_best else "",
+        "version_2_with_negative": version_2_with_negative,
     }
+    return decide(answer, null_threshold)
+
+
+def decide(answer: dict[str, Any], null_threshold: float) -> dict[str, Any]:
+    """`answer` (an `answer_example` result) with `answer`, `start`, `score` and `is_impossible` set for
+    `null_threshold`: the best span, or, for SQuAD v2, "no answer" when `null_score_diff > null_threshold`
+    (or when no span is possible at all)."""
+    n_best, diff = answer["n_best"], answer["null_score_diff"]
+    impossible = not n_best or (answer["version_2_with_negative"] and diff is not None and diff > null_threshold)
+    if impossible and answer["version_2_with_negative"]:
+        probability = answer["null_probability"]
+        chosen = {"answer": "", "start": None, "score": 1.0 if probability is None else probability}
+    elif n_best:
+        chosen = dict(n_best[0])
+    else:
+        chosen = {"answer": "", "start": None, "score": 0.0}
+    return {**answer, **chosen, "is_impossible": bool(impossible)}
 
 
 def postprocess_predictions(
@@ -156,6 +168,7 @@ __all__ = [
     "DEFAULT_MAX_ANSWER_LENGTH",
     "DEFAULT_N_BEST_SIZE",
     "answer_example",
+    "decide",
     "postprocess_predictions",
     "trim_span",
     "window_candidates",
