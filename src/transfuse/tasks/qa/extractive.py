@@ -199,6 +199,12 @@ class QuestionAnsweringTask(Task):
             "custom_pipelines": pipeline_entry(),
         }
 
+    def attach(self, tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig) -> None:
+        super().attach(tokenizer, config)
+        # `AutoConfig.from_pretrained(path, **config_updates())` keeps only keys the config class knows, so a
+        # Hub model's config (MiniLM's BertConfig) would lose the qa_* keys and the pipeline entry: set them here
+        config.update(self.config_updates())
+
     @property
     def threshold(self) -> float:
         """The null threshold decisions use now: the flag, else the model's, else 0."""

@@ -11,8 +11,11 @@ into every run folder's config, so
     qa(question="Who wrote it?", context="It was written by Ada.")
     # {"answer": "Ada", "start": 18, "end": 21, "score": 0.93, "is_impossible": False}
 
-works on a full-model run folder, an adapter run folder (transformers loads the base and the adapter) and a
-checkpoint. The windows (`qa_max_seq_length`, `qa_doc_stride`), the answer length, SQuAD v2 and the null
+works on a full-model run folder and a checkpoint. An adapter run folder holds `config.json` beside the adapter,
+which makes `pipeline()` look for full weights there; `question_answering_pipeline(RUN)` loads either kind
+(the adapter onto its base with `transfuse.adapters.load_for_inference`) and hands the model to `pipeline()`.
+
+The windows (`qa_max_seq_length`, `qa_doc_stride`), the answer length, SQuAD v2 and the null
 threshold tuned on validation come from the model config, as in `transfuse predict`, so both give the same
 answer. The call arguments of the removed pipeline that still mean something are accepted: `top_k`,
 `handle_impossible_answer`, `max_answer_len`, `max_seq_len`, `doc_stride`, and `null_score_diff_threshold`.
@@ -22,10 +25,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Pipeline
+from transformers import AutoTokenizer, Pipeline, pipeline
 
 from .features import EXAMPLE_INDEX, NULL_INDEX, OFFSETS, check_fast_tokenizer, default_doc_stride, prepare_features
 from .postprocessing import DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST_SIZE, answer_example
@@ -178,4 +182,27 @@ def _as_pipeline_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
     return {**_span_answer(answer), "score": float(answer["score"]), "is_impossible": bool(answer["is_impossible"])}
 
 
-__all__ = ["QuestionAnsweringPipeline"]
+def question_answering_pipeline(run_folder: str | Path, **kwargs: Any) -> QuestionAnsweringPipeline:
+    """`pipeline("question-answering")` on a run folder of either kind (full model or adapter + head);
+    `kwargs` go to `transformers.pipeline` (e.g. `device`)."""
+    from ...adapters import is_adapter_folder, load_for_inference
+
+    run_folder = str(run_folder)
+    if not is_adapter_folder(run_folder):
+        return pipeline("question-answering", model=run_folder, pipeline_class=QuestionAnsweringPipeline, **kwargs)
+    model = load_for_inference(run_folder)
+    has_tokenizer = (Path(run_folder) / "tokenizer_config.json").is_file()
+    tokenizer = AutoTokenizer.from_pretrained(
+        run_folder if has_tokenizer else model.peft_config[model.active_adapter].base_model_name_or_path
+    )
+    return pipeline(
+        "question-answering",
+        model=model,
+        config=run_folder,  # the task config, with the pipeline entry and the tuned threshold
+        tokenizer=tokenizer,
+        pipeline_class=QuestionAnsweringPipeline,
+        **kwargs,
+    )
+
+
+__all__ = ["QuestionAnsweringPipeline", "question_answering_pipeline"]
