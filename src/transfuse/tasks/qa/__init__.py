@@ -1,10 +1,11 @@
-"""Question answering: extractive (`qa`, a span of the context) and generative (`generative-qa`, generated text).
+"""Question answering: extractive (`qa`, the answer is a span of the context).
 
 * `data.py` -- SQuAD reading (nested JSON v1.1 / v2.0, flat rows in the Hub layout) and the row checks;
 * `features.py` -- question + context windows with character offsets and gold token spans;
 * `postprocessing.py` -- logits of all windows -> one answer per question (n-best, null answer), numpy only;
-* `extractive.py` -- the `qa` task; `pipeline.py` -- `pipeline("question-answering")` over the same code;
-* `generative.py` -- the `generative-qa` task (encoder-decoder or decoder-only, scored through `generate()`).
+* `extractive.py` -- the `qa` task; `pipeline.py` -- `pipeline("question-answering")` over the same code.
+
+`data.py` is shared with the generative task to come (`generative-qa`, issue 16).
 
 The metrics are `transfuse.metrics.qa` (official SQuAD v1.1 / v2.0 EM and F1).
 """
