@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from transfuse.metrics import normalize_answer, squad_metrics
@@ -67,3 +68,72 @@ def test_invalid_inputs() -> None:
         squad_metrics(["a"], {"q": ["a"]})
     with pytest.raises(ValueError, match="at least one reference"):
         squad_metrics(["a"], [[]])
+
+
+# ---- SQuAD v2.0 ------------------------------------------------------------------------------------------
+
+
+def test_v2_scores_unanswerable_questions_and_splits(assert_plain_json) -> None:
+    from transfuse.metrics import squad_v2_metrics
+
+    # q1 answerable, right; q2 answerable, "" given (0); q3 unanswerable, "" given (1); q4 unanswerable, a span (0)
+    preds = ["the red dog", "", "", "cat"]
+    refs = [["red dog"], ["a cat"], [], ["", "  "]]  # answers that normalise to nothing make q4 unanswerable too
+    out = squad_v2_metrics(preds, refs)
+    assert out == pytest.approx(
+        {
+            "exact_match": 50.0,
+            "f1": 50.0,
+            "total": 4,
+            "has_ans_exact_match": 50.0,
+            "has_ans_f1": 50.0,
+            "has_ans_total": 2,
+            "no_ans_exact_match": 50.0,
+            "no_ans_f1": 50.0,
+            "no_ans_total": 2,
+        }
+    )
+    assert_plain_json(out)
+
+
+def test_v2_f1_differs_from_v1_only_on_empty_sides() -> None:
+    from transfuse.metrics.qa import v2_f1_score
+
+    assert v2_f1_score("", "") == 1.0 and f1_score("", "") == 0.0
+    assert v2_f1_score("the", "") == 1.0  # "the" normalises to nothing: both sides empty
+    assert v2_f1_score("dog", "") == 0.0
+    assert v2_f1_score("the big red dog", "red dog") == pytest.approx(0.8)
+
+
+def test_best_null_threshold_picks_the_f1_maximising_value_by_hand() -> None:
+    from transfuse.metrics.qa import best_null_threshold
+
+    # diffs sorted: -2 (has ans, span F1 1), -1 (no ans), 0.5 (has ans, span F1 0.5), 3 (no ans)
+    diffs = [0.5, -2.0, 3.0, -1.0]
+    span_f1 = [0.5, 1.0, 0.0, 0.0]
+    has = [True, True, False, False]
+    # answer nobody: 2 (the two NoAns); answer -2: 3; +(-1): 2; +(0.5): 2.5; +(3): 1.5 -> best 3/4 between -2 and -1
+    threshold, best = best_null_threshold(diffs, span_f1, has)
+    assert threshold == pytest.approx(-1.5) and best == pytest.approx(75.0)
+    # brute force over a grid agrees
+    grid = np.linspace(-4, 4, 801)
+    scores = [
+        np.mean([(s if d <= t else 0.0) if h else (0.0 if d <= t else 1.0) for d, s, h in zip(diffs, span_f1, has)])
+        for t in grid
+    ]
+    assert max(scores) * 100 == pytest.approx(best)
+    # all answerable with good spans: answer everything, threshold above the largest difference
+    assert best_null_threshold([1.0, 2.0], [1.0, 1.0], [True, True]) == pytest.approx((3.0, 100.0))
+    # ties move together: equal differences cannot be split by any threshold
+    assert best_null_threshold([0.0, 0.0], [1.0, 0.0], [True, False])[1] == pytest.approx(50.0)
+
+
+def test_v2_best_threshold_in_the_metrics() -> None:
+    from transfuse.metrics import squad_v2_metrics
+
+    refs = [["red dog"], []]
+    out = squad_v2_metrics(["red dog", "cat"], refs, null_score_diffs=[-3.0, 1.0], best_spans=["red dog", "cat"])
+    assert out["f1"] == pytest.approx(50.0) and out["best_f1"] == pytest.approx(100.0)
+    assert -3.0 < out["best_f1_threshold"] < 1.0 and out["best_exact_match"] == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="both"):
+        squad_v2_metrics(["a"], [["a"]], null_score_diffs=[0.0])

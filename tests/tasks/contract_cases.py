@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from transfuse.tasks.qa import QuestionAnsweringPipeline
+
 Rows = dict[str, list]
 
 
@@ -57,6 +59,26 @@ def _without(rows: Rows, *columns: str) -> Rows:
     return {key: value for key, value in rows.items() if key not in columns}
 
 
+def _squad(n: int, seed: int, unanswerable: bool = False) -> Rows:
+    """SQuAD rows "the answer is the word after key": the word after `key` in a short context."""
+    rng = random.Random(seed)
+    words = ["red", "blue", "green", "cat", "dog", "sun", "moon", "tree", "sea", "sky"]
+    rows: Rows = {"id": [], "question": [], "context": [], "answers": []}
+    for i in range(n):
+        context_words = [rng.choice(words) for _ in range(8)]
+        position = rng.randrange(7)
+        context_words[position] = "key"
+        context = " ".join(context_words)
+        start = len(" ".join(context_words[: position + 1])) + 1
+        answer = context_words[position + 1]
+        empty = unanswerable and i % 4 == 3
+        rows["id"].append(f"{seed}-{i}")
+        rows["question"].append("after key ?" if not empty else "after lock ?")
+        rows["context"].append(context)
+        rows["answers"].append({"text": [] if empty else [answer], "answer_start": [] if empty else [start]})
+    return rows
+
+
 CASES: dict[str, ContractCase] = {
     "classification": ContractCase(
         train=_sentiment(32, seed=0),
@@ -78,5 +100,15 @@ CASES: dict[str, ContractCase] = {
         # the Trainer path caps outputs at --max_target_length until the workflow passes the task's per-batch
         # generate_kwargs (relative to the source length); the pipeline applies that limit itself, so turn it off
         pipeline_kwargs={"max_new_tokens": None},
+    ),
+    "qa": ContractCase(
+        train=_squad(32, seed=0, unanswerable=True),
+        validation=_squad(8, seed=1, unanswerable=True),
+        test=_without(_squad(6, seed=2), "answers"),
+        flags=["--version_2_with_negative", "--doc_stride", "8"],
+        pipeline_input=lambda row: {"question": row["question"], "context": row["context"]},
+        pipeline_matches=lambda answer, predicted: answer["answer"] == predicted["answer"]
+        and abs(answer["score"] - predicted["score"]) < 1e-3,
+        pipeline_kwargs={"pipeline_class": QuestionAnsweringPipeline},
     ),
 }

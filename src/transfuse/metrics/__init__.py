@@ -5,7 +5,8 @@ that return JSON-serialisable dicts of plain Python numbers:
 
 * :mod:`.classification` -- :func:`classification_metrics`, :func:`multilabel_metrics`,
   :func:`regression_metrics` (scikit-learn, scipy);
-* :mod:`.qa` -- :func:`squad_metrics`, the official SQuAD v1.1 exact match / F1;
+* :mod:`.qa` -- :func:`squad_metrics` and :func:`squad_v2_metrics`, the official SQuAD v1.1 / v2.0 exact
+  match and F1 (v2: HasAns / NoAns and the F1-maximising null threshold);
 * :mod:`.translation` -- :func:`translation_metrics`, corpus BLEU and chrF (sacrebleu);
 * :mod:`.srl` -- :func:`srl_metrics`, span F1 from BIO tags with ``V`` excluded (seqeval).
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
         available_metrics,
         load_metric,
     )
-    from .qa import normalize_answer, squad_metrics
+    from .qa import normalize_answer, squad_metrics, squad_v2_metrics
     from .srl import srl_metrics
     from .translation import translation_metrics
 
@@ -47,6 +48,7 @@ _LAZY: dict[str, str] = {
     "regression_metrics": ".classification",
     "normalize_answer": ".qa",
     "squad_metrics": ".qa",
+    "squad_v2_metrics": ".qa",
     "translation_metrics": ".translation",
     "srl_metrics": ".srl",
     "ClassificationMetric": ".hf_evaluate",
@@ -74,6 +76,7 @@ __all__ = [
     "normalize_answer",
     "regression_metrics",
     "squad_metrics",
+    "squad_v2_metrics",
     "srl_metrics",
     "translation_metrics",
 ]

@@ -1,12 +1,15 @@
-"""SQuAD v1.1 extractive question-answering metrics: exact match and token F1 (0-100 scale).
+"""SQuAD extractive question-answering metrics: exact match and token F1 (0-100 scale), v1.1 and v2.0.
 
-``evaluate.load("squad")`` needs the Hub, so the official SQuAD v1.1 evaluation script is reproduced here:
+``evaluate.load("squad")`` needs the Hub, so the official SQuAD evaluation scripts are reproduced here:
 :func:`normalize_answer`, :func:`f1_score`, :func:`exact_match_score` and the max over the reference
 answers follow ``evaluate-v1.1.py`` line for line (lower-case, strip punctuation, drop the articles
 a/an/the, collapse whitespace; F1 over bag-of-tokens overlap; unanswered questions score 0). This is the
 only hand-written metric in the package because this normalisation *is* the metric's definition.
 
-No SQuAD v2 "no answer" handling: every question needs at least one reference answer.
+SQuAD v2.0 (:func:`squad_v2_metrics`) follows ``evaluate-v2.0.py``: a question without reference answers is
+unanswerable and scores 1 only for the empty prediction; the scores are also split into HasAns / NoAns; and,
+given each question's null-score difference and best span, :func:`best_null_threshold` finds the threshold
+that maximises F1 (the script's ``find_best_thresh``, vectorised).
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["exact_match_score", "f1_score", "normalize_answer", "squad_metrics"]
+import numpy as np
+
+__all__ = [
+    "best_null_threshold",
+    "exact_match_score",
+    "f1_score",
+    "normalize_answer",
+    "squad_metrics",
+    "squad_v2_metrics",
+]
 
 
 def normalize_answer(s: str) -> str:
@@ -141,3 +153,127 @@ def squad_metrics(predictions: Any, references: Any) -> dict[str, float]:
         f1 += max(f1_score(prediction, gt) for gt in ground_truths)
     total = len(pairs)
     return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SQuAD v2.0: unanswerable questions and the null threshold
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _v2_tokens(text: str) -> list[str]:
+    return normalize_answer(text).split() if text else []
+
+
+def v2_f1_score(prediction: str, ground_truth: str) -> float:
+    """`evaluate-v2.0.py`'s `compute_f1`: as v1.1, except that an empty side scores 1 only against empty."""
+    prediction_tokens, ground_truth_tokens = _v2_tokens(prediction), _v2_tokens(ground_truth)
+    if not prediction_tokens or not ground_truth_tokens:
+        return float(prediction_tokens == ground_truth_tokens)
+    return f1_score(prediction, ground_truth)
+
+
+def _v2_references(answers: Sequence[str]) -> list[str]:
+    """The script's gold answers: those that normalise to something, else `[""]` (an unanswerable question)."""
+    kept = [answer for answer in answers if normalize_answer(answer)]
+    return kept or [""]
+
+
+def _v2_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    exact, f1 = np.zeros(len(predictions)), np.zeros(len(predictions))
+    for i, (prediction, answers) in enumerate(zip(predictions, references)):
+        golds = _v2_references(answers)
+        exact[i] = max(float(exact_match_score(prediction, gold)) for gold in golds)
+        f1[i] = max(v2_f1_score(prediction, gold) for gold in golds)
+    return exact, f1
+
+
+def best_null_threshold(
+    null_score_diffs: Sequence[float],
+    span_scores: Sequence[float],
+    has_answer: Sequence[bool],
+    null_scores: Sequence[float] | None = None,
+) -> tuple[float, float]:
+    """The null-score threshold that maximises the mean score, and that score (0-100).
+
+    A question is answered "no answer" when its `null_score_diff` (null score minus best span score) is above
+    the threshold, and with its best span otherwise. `span_scores[i]` is what question i scores when its best
+    span is given (EM or F1 against its references), `null_scores[i]` what it scores when the empty answer is
+    given (default: 1 for an unanswerable question, 0 otherwise, as in SQuAD v2). The threshold returned lies
+    halfway between two neighbouring differences (1 beyond the extremes), so that it separates the same
+    questions on data scored slightly differently (bf16, another batch size); among equal scores the lowest
+    threshold wins, as in `evaluate-v2.0.py`'s `find_best_thresh`.
+    """
+    diffs = np.asarray(null_score_diffs, dtype=np.float64)
+    if diffs.size == 0:
+        raise ValueError("best_null_threshold needs at least one question")
+    answered = np.asarray(span_scores, dtype=np.float64)
+    unanswered = (
+        np.asarray(null_scores, dtype=np.float64)
+        if null_scores is not None
+        else 1.0 - np.asarray(has_answer, dtype=np.float64)
+    )
+    order = np.argsort(diffs, kind="stable")
+    diffs, gains = diffs[order], (answered - unanswered)[order]
+    # score after answering the k lowest-difference questions (k = 0..n); only whole groups of ties count
+    totals = unanswered.sum() + np.concatenate([[0.0], np.cumsum(gains)])
+    group_ends = np.concatenate([np.flatnonzero(diffs[1:] != diffs[:-1]) + 1, [diffs.size]])
+    candidates = np.concatenate([[0], group_ends])
+    best = candidates[int(np.argmax(totals[candidates]))]
+    if best == 0:
+        threshold = diffs[0] - 1.0
+    elif best == diffs.size:
+        threshold = diffs[-1] + 1.0
+    else:
+        threshold = (diffs[best - 1] + diffs[best]) / 2.0
+    return float(threshold), float(100.0 * totals[best] / diffs.size)
+
+
+def squad_v2_metrics(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    null_score_diffs: Sequence[float] | None = None,
+    best_spans: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Official SQuAD v2.0 exact match and F1 (0-100), overall and split into HasAns / NoAns.
+
+    Args:
+        predictions: the answer given for each question, `""` for "no answer".
+        references: each question's reference answers; an empty list marks an unanswerable question.
+        null_score_diffs, best_spans: each question's null score minus its best span score, and that best span
+            (whatever the threshold decided); with both, `best_f1` / `best_exact_match` and their thresholds
+            say what the best threshold would have scored on these questions.
+
+    Returns:
+        `exact_match`, `f1`, `total`, `has_ans_exact_match`, `has_ans_f1`, `has_ans_total`, `no_ans_*` (the
+        split scores are absent when the split is empty) and, with the null scores, `best_exact_match`,
+        `best_exact_match_threshold`, `best_f1`, `best_f1_threshold`.
+    """
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"predictions and references must have the same length, got {len(predictions)} and {len(references)}"
+        )
+    if not predictions:
+        raise ValueError("no questions to score: references are empty")
+    has_answer = np.array([any(normalize_answer(answer) for answer in answers) for answers in references])
+    exact, f1 = _v2_scores(predictions, references)
+    metrics: dict[str, float] = {
+        "exact_match": float(100.0 * exact.mean()),
+        "f1": float(100.0 * f1.mean()),
+        "total": len(predictions),
+    }
+    for name, mask in (("has_ans", has_answer), ("no_ans", ~has_answer)):
+        if mask.any():
+            metrics[f"{name}_exact_match"] = float(100.0 * exact[mask].mean())
+            metrics[f"{name}_f1"] = float(100.0 * f1[mask].mean())
+            metrics[f"{name}_total"] = int(mask.sum())
+    if (null_score_diffs is None) != (best_spans is None):
+        raise ValueError("pass both null_score_diffs and best_spans (to tune the threshold), or neither")
+    if null_score_diffs is not None:
+        if not (len(null_score_diffs) == len(best_spans) == len(predictions)):
+            raise ValueError("null_score_diffs and best_spans need one value per question")
+        span_exact, span_f1 = _v2_scores(best_spans, references)
+        null_exact, null_f1 = _v2_scores([""] * len(references), references)
+        for name, span, null in (("exact_match", span_exact, null_exact), ("f1", span_f1, null_f1)):
+            threshold, best = best_null_threshold(null_score_diffs, span, has_answer, null)
+            metrics[f"best_{name}"], metrics[f"best_{name}_threshold"] = best, threshold
+    return metrics

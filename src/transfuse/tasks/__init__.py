@@ -12,6 +12,7 @@ from .base import NOT_QUALITY, Split, Task
 
 TASKS: dict[str, str] = {
     "classification": "transfuse.tasks.classification:ClassificationTask",
+    "qa": "transfuse.tasks.qa.extractive:QuestionAnsweringTask",
     "translation": "transfuse.tasks.translation:TranslationTask",
 }
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
+from transformers.modeling_utils import unwrap_model
 
 from ..adapters import save_for_inference
 from ..adapters.callbacks import adapter_callbacks
@@ -198,6 +199,10 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         output_dir = Path(training.output_dir)
         if args.adapter.enabled:
             save_for_inference(trainer.model, output_dir, args.adapter)
+        elif eval_features is not None:
+            # the final evaluation may have taught the task something predict needs (QA's null threshold,
+            # tuned on validation), which it wrote into the config: save the config again
+            unwrap_model(trainer.model).config.save_pretrained(output_dir)
         write_task_settings(output_dir, task_name, args.task, args.data)  # evaluate/predict reuse the columns
         write_metrics(output_dir, results)
         plot_loss_curves(trainer.state.log_history, output_dir / LOSS_CURVE_FILE)
