@@ -93,8 +93,8 @@ class Task(ABC):
 
     # ---- arguments -------------------------------------------------------------------------------------
 
-    @classmethod
-    def check_arguments(cls, args: Any, command: str) -> None:  # noqa: B027  (optional hook)
+    @classmethod  # noqa: B027  (optional hook)
+    def check_arguments(cls, args: Any, command: str) -> None:
         """Cross-field checks at parse time that need the shared options too (`args` is the whole
         `ParsedArguments`; `command` is train, evaluate or predict). Raise `ValueError` naming the flags."""
 

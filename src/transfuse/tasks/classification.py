@@ -173,8 +173,8 @@ class ClassificationTask(Task):
     arguments_class = ClassificationArguments
     auto_model_class = AutoModelForSequenceClassification
 
-    def __init__(self, args: ClassificationArguments, max_seq_length: int = 128):
-        super().__init__(args, max_seq_length)
+    def __init__(self, args: ClassificationArguments, max_seq_length: int = 128, num_proc: int | None = None):
+        super().__init__(args, max_seq_length, num_proc)
         self.problem_type: str | None = None if args.problem_type == "auto" else args.problem_type
         self.labels: LabelVocabulary | None = None
 
@@ -298,9 +298,7 @@ class ClassificationTask(Task):
                 features["labels"] = [self._encode_label(value) for value in batch[self.args.label_column]]
             return dict(features)
 
-        return examples.map(
-            tokenize, batched=True, remove_columns=examples.column_names, desc=f"Tokenizing {split}"
-        )
+        return self.map(examples, tokenize, split)
 
     # ---- outputs and metrics ---------------------------------------------------------------------------
 

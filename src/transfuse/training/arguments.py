@@ -22,7 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..adapters import AdapterArguments
 from ..adapters.callbacks import check_training_arguments
-from ..data.loading import check_file_format
+from ..data.loading import SPLIT_FLAGS, check_file_format
 from ..distributed import enable_cpu_process_group
 from ..modeling.configuration_transfuse import ARCHITECTURES
 from ..modeling.presets import PRESETS
@@ -170,9 +170,6 @@ class DataArguments:
             )
         if self.dataset_config and not self.dataset_name:
             raise ValueError(f"--dataset_config {self.dataset_config!r} needs --dataset_name.")
-        for flag, path in files.items():
-            if path is not None:
-                check_file_format(path, flag)
         for flag in ("max_seq_length", "max_train_samples", "max_eval_samples", "preprocessing_num_workers"):
             value = getattr(self, flag)
             if value is not None and value <= 0:
@@ -221,6 +218,7 @@ class ParsedArguments:
     adapter: AdapterArguments
     run: RunArguments
     training: TrainingArguments
+    task_class: type[Task] | None = None  # the task these options were parsed for
 
 
 def parse_config_overrides(text: str | None) -> dict[str, Any]:
@@ -251,7 +249,8 @@ def build_parser(task_class: type[Task]) -> HfArgumentParser:
             task_class.training_args_class,
         ]
     )
-    parser.set_defaults(**TRAINING_DEFAULTS, dataloader_pin_memory=torch.cuda.is_available())
+    defaults = {**TRAINING_DEFAULTS, "dataloader_pin_memory": torch.cuda.is_available()}
+    parser.set_defaults(**{**defaults, **task_class.training_defaults})  # the task's own defaults win
     return parser
 
 
@@ -293,7 +292,9 @@ def parse_config_and_flags(parser: HfArgumentParser, argv: list[str]) -> tuple:
 def parse_arguments(task_class: type[Task], argv: list[str]) -> ParsedArguments:
     """Parse `[CONFIG.yaml|CONFIG.json] [--flag value ...]` for `task_class`; flags override the file."""
     model, data, task, adapter, run, training = parse_config_and_flags(build_parser(task_class), argv)
-    return ParsedArguments(model=model, data=data, task=task, adapter=adapter, run=run, training=training)
+    return ParsedArguments(
+        model=model, data=data, task=task, adapter=adapter, run=run, training=training, task_class=task_class
+    )
 
 
 def check_arguments(args: ParsedArguments, command: str) -> None:
@@ -301,6 +302,12 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
     if command not in COMMANDS:
         raise ValueError(f"Unknown command {command!r}; choose one of {', '.join(COMMANDS)}.")
     data, model = args.data, args.model
+    for split, path in data.files().items():
+        # a task's own formats (SQuAD's nested JSON, CoNLL columns, parallel text) are its reader's business
+        if path is not None and not (args.task_class and args.task_class.handles_file(path)):
+            check_file_format(path, SPLIT_FLAGS[split])
+    if args.task_class is not None:
+        args.task_class.check_arguments(args, command)
     if command == "train":
         if not (data.train_file or data.dataset_name):
             raise ValueError("transfuse train needs training data: --train_file FILE or --dataset_name NAME.")

@@ -23,14 +23,13 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..tasks.base import NOT_QUALITY
 from .checkpointing import is_complete_checkpoint, last_complete_checkpoint
 
 METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "README.md"
 LOSS_CURVE_FILE = "loss_curve.png"
 AUTO_RESUME = ("auto", "last", "true", "True")
-# Speed/bookkeeping keys of Trainer metrics that are not model quality.
-NOT_QUALITY = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "loss")
 
 
 def check_output_dir(output_dir: str | Path, overwrite: bool, resume_from_checkpoint: str | None) -> None:

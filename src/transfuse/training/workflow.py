@@ -23,7 +23,7 @@ from datasets import Dataset
 
 from ..adapters import save_for_inference
 from ..adapters.callbacks import adapter_callbacks
-from ..data.loading import load_splits
+from ..data.loading import SPLIT_FLAGS, RawSplit, load_splits
 from ..data.validation import SkipReport, check_columns, drop_bad_rows, log_skips
 from ..distributed import check_world_size, with_launcher
 from ..hub import take_over_push_to_hub
@@ -35,9 +35,7 @@ from .run_dir import (
     LOSS_CURVE_FILE,
     check_output_dir,
     plot_loss_curves,
-    quality_metrics,
     resolve_checkpoint,
-    write_jsonl,
     write_metrics,
     write_model_card,
 )
@@ -58,7 +56,28 @@ class PreparedData:
 
 
 def make_task(task_name: str, args: ParsedArguments) -> Task:
-    return get_task_class(task_name)(args.task, max_seq_length=args.data.max_seq_length)
+    return get_task_class(task_name)(
+        args.task, max_seq_length=args.data.max_seq_length, num_proc=args.data.preprocessing_num_workers
+    )
+
+
+def load_raw_splits(task: Task, args: ParsedArguments, splits: list[str]) -> dict[str, RawSplit]:
+    """The raw examples of `splits`: files in a format of the task's own through `task.read_file`, the rest
+    (csv / tsv / json / jsonl / parquet files, or a Hub dataset) through `transfuse.data.loading`."""
+    data = args.data
+    files = {split: path for split, path in data.files().items() if split in splits}
+    own = {split: path for split, path in files.items() if path is not None and task.handles_file(path)}
+    raw = load_splits(
+        {split: None if split in own else path for split, path in files.items()},
+        data.dataset_name,
+        data.dataset_config,
+        data.split_names(),
+        data.skip_bad_rows,
+        data.cache_dir,
+    )
+    for split, path in own.items():
+        raw[split] = task.read_file(path, SPLIT_FLAGS[split], data.skip_bad_rows)
+    return raw
 
 
 def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> PreparedData:
@@ -68,10 +87,7 @@ def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> Prepar
     (whose labels come from the model's config when there is no training split).
     """
     data = args.data
-    files = {split: path for split, path in data.files().items() if split in splits}
-    raw = load_splits(
-        files, data.dataset_name, data.dataset_config, data.split_names(), data.skip_bad_rows, data.cache_dir
-    )
+    raw = load_raw_splits(task, args, splits)
     limits = {"train": data.max_train_samples, "validation": data.max_eval_samples}
     prepared = PreparedData(examples={}, sources={})
     for split in ("train", "validation"):
@@ -136,6 +152,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     loaded = load_for_training(
         task, args.model, args.adapter, task.training_texts(data.examples["train"]), seed=training.seed
     )
+    task.attach(loaded.tokenizer, loaded.model.config)
     train_features = _preprocess(task, args, loaded, data.examples["train"], "train")
     eval_examples = data.examples.get("validation")
     eval_features = _preprocess(task, args, loaded, eval_examples, "validation") if eval_examples else None
@@ -165,7 +182,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     if eval_features is not None:
         eval_metrics = trainer.evaluate()
         results["eval"] = _split_metrics(eval_metrics, trainer.task_metrics.get("eval"), "eval")
-        eval_quality = quality_metrics(eval_metrics)
+        eval_quality = task.card_metrics(trainer.task_metrics.get("eval", {}))
     if trainer.is_world_process_zero():
         output_dir = Path(training.output_dir)
         if args.adapter.enabled:
@@ -231,6 +248,7 @@ def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack:
         )
     task = make_task(task_name, args)
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
+    task.attach(loaded.tokenizer, loaded.model.config)
     return task, loaded
 
 
@@ -268,14 +286,7 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
     with ExitStack() as stack:
         task, loaded = _inference_setup(task_name, args, "predict", stack)
         data = args.data
-        raw = load_splits(
-            {"test": data.test_file},
-            data.dataset_name,
-            data.dataset_config,
-            data.split_names(),
-            data.skip_bad_rows,
-            data.cache_dir,
-        )["test"]
+        raw = load_raw_splits(task, args, ["test"])["test"]
         check_columns(raw.examples, task.input_columns(), raw.source)
         examples = raw.examples.select_columns(list(task.input_columns()))
         bad_rows = task.find_bad_rows(examples, "test")
@@ -301,7 +312,7 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
             for i in range(len(examples))
         ]
         if trainer.is_world_process_zero():
-            write_jsonl(args.run.output_file, rows)
+            task.write_outputs(rows, args.run.output_file)
         if first_problem or raw.skipped.skipped:
             logger.warning(
                 "%d rows of %s could not be predicted (error lines written); %s",
