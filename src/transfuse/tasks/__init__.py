@@ -12,6 +12,7 @@ from .base import NOT_QUALITY, Split, Task
 
 TASKS: dict[str, str] = {
     "classification": "transfuse.tasks.classification:ClassificationTask",
+    "srl": "transfuse.tasks.srl:SrlTask",
 }
 
 
