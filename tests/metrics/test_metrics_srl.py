@@ -69,3 +69,72 @@ def test_degenerate_and_invalid_inputs() -> None:
         srl_metrics([["O"]], [["O"], ["O"]])
     with pytest.raises(ValueError, match="example 0"):
         srl_metrics([["O", "O"]], [["O"]])
+
+
+# ---- conll05_metrics: the srl-eval.pl conventions, worked by hand ----------------------------------------
+
+
+def test_conll05_arguments_join_continuations() -> None:
+    from transfuse.metrics.srl import conll05_arguments
+
+    # [A1 The man] [V said] [C-A1 he left]: one discontinuous A1 spanning 0-4 with two pieces
+    tags = ["B-A1", "I-A1", "B-V", "B-C-A1", "I-C-A1"]
+    assert conll05_arguments(tags) == [("A1", 0, 4, ((0, 1), (3, 4))), ("V", 2, 2, ((2, 2),))]
+    # a C-X with no X before it becomes a plain X; R-X stays its own type
+    assert conll05_arguments(["B-C-A0", "B-R-A0", "B-V"]) == [
+        ("A0", 0, 0, ((0, 0),)),
+        ("R-A0", 1, 1, ((1, 1),)),
+        ("V", 2, 2, ((2, 2),)),
+    ]
+    # a continuation joins the latest argument of its type
+    assert conll05_arguments(["B-A1", "B-V", "B-A1", "B-C-A1"])[2] == ("A1", 2, 3, ((2, 2), (3, 3)))
+
+
+def test_conll05_discontinuous_argument_is_one_unit() -> None:
+    from transfuse.metrics import conll05_metrics
+
+    gold = [["B-A1", "I-A1", "B-V", "B-C-A1", "I-C-A1"]]
+    # all pieces right: 1 correct argument (not 2), V not counted
+    right = conll05_metrics(gold, gold)
+    assert right["per_role"] == {
+        "A1": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1, "correct": 1, "excess": 0, "missed": 0}
+    }
+    assert right["perfect_propositions"] == 1.0
+    # the continuation piece missed: the predicted A1 (0-1) is an excess, the gold A1 (0-4) a miss -> 0/1, 0/1
+    one_piece = conll05_metrics([["B-A1", "I-A1", "B-V", "O", "O"]], gold)
+    assert (one_piece["precision"], one_piece["recall"], one_piece["f1"]) == (0.0, 0.0, 0.0)
+    assert one_piece["per_role"]["A1"]["excess"] == 1 and one_piece["per_role"]["A1"]["missed"] == 1
+    # the same extent as one continuous span is not the discontinuous argument either
+    merged = conll05_metrics([["B-A1", "I-A1", "I-A1", "I-A1", "I-A1"]], gold)
+    assert merged["f1"] == 0.0
+    # seqeval-style scoring (C- as its own type) gives half credit for the same prediction
+    assert srl_metrics([["B-A1", "I-A1", "B-V", "O", "O"]], gold)["recall"] == pytest.approx(0.5)
+
+
+def test_conll05_reference_roles_and_wrong_type() -> None:
+    from transfuse.metrics import conll05_metrics
+
+    gold = [["B-A0", "B-R-A0", "B-V", "B-A1"], ["B-V", "B-AM-TMP", "I-AM-TMP", "O"]]
+    pred = [["B-A0", "B-A0", "B-V", "B-A1"], ["B-V", "B-AM-LOC", "I-AM-LOC", "O"]]
+    # sentence 1: A0 ok, R-A0 missed and an A0 excess at 1, A1 ok; sentence 2: AM-LOC excess, AM-TMP missed
+    out = conll05_metrics(pred, gold)
+    assert (out["precision"], out["recall"]) == pytest.approx((2 / 4, 2 / 4))
+    assert out["per_role"]["R-A0"]["missed"] == 1 and out["per_role"]["R-A0"]["support"] == 1
+    assert out["per_role"]["A0"] == pytest.approx(
+        {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1, "correct": 1, "excess": 1, "missed": 0}
+    )
+    assert out["per_role"]["AM-LOC"]["support"] == 0 and out["per_role"]["AM-TMP"]["recall"] == 0.0
+    assert out["perfect_propositions"] == 0.0
+    # the predicate span is never scored, even when wrong
+    assert conll05_metrics([["B-A0", "O", "B-V"]], [["B-A0", "B-V", "O"]])["f1"] == 1.0
+
+
+def test_conll05_agrees_with_seqeval_without_continuations() -> None:
+    from transfuse.metrics import conll05_metrics
+
+    out, reference = conll05_metrics(PREDS, REFS), srl_metrics(PREDS, REFS)
+    for key in ("precision", "recall", "f1"):
+        assert out[key] == pytest.approx(reference[key])
+    assert conll05_metrics([["B-V"]], [["B-V"]])["f1"] == 0.0
+    with pytest.raises(ValueError, match="example 0"):
+        conll05_metrics([["O", "O"]], [["O"]])

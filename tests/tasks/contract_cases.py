@@ -55,6 +55,20 @@ def _reversal(n: int, seed: int) -> Rows:
     return {"src": sources, "tgt": [" ".join(reversed(source.upper().split())) for source in sources]}
 
 
+def _propositions(n: int, seed: int) -> Rows:
+    """SRL rows: the word before each verb is its ARG0 (see tests/tasks/srl/synthetic.py)."""
+    rng = random.Random(seed)
+    rows: Rows = {"tokens": [], "predicate_index": [], "tags": []}
+    for _ in range(n):
+        words = [rng.choice(["cat", "dog", "the", "a", "owl"]) for _ in range(5)]
+        predicate = rng.randint(1, 4)
+        words[predicate] = rng.choice(["saw", "fed", "hid"])
+        rows["tokens"].append(words)
+        rows["predicate_index"].append(predicate)
+        rows["tags"].append(["B-ARG0" if i == predicate - 1 else "B-V" if i == predicate else "O" for i in range(5)])
+    return rows
+
+
 def _without(rows: Rows, *columns: str) -> Rows:
     return {key: value for key, value in rows.items() if key not in columns}
 
@@ -110,5 +124,15 @@ CASES: dict[str, ContractCase] = {
         pipeline_matches=lambda answer, predicted: answer["answer"] == predicted["answer"]
         and abs(answer["score"] - predicted["score"]) < 1e-3,
         pipeline_kwargs={"pipeline_class": QuestionAnsweringPipeline},
+    ),
+    "srl": ContractCase(
+        train=_propositions(32, seed=0),
+        validation=_propositions(8, seed=1),
+        test=_without(_propositions(6, seed=2), "tags"),
+        # predict runs bf16 autocast where the CPU multiplies bf16 natively, the pipeline fp32: compare the frame's
+        # predicate and shape; tests/tasks/srl/test_srl_task.py checks exact equality under --fp32
+        pipeline_input=lambda row: {"tokens": row["tokens"], "predicate_index": row["predicate_index"]},
+        pipeline_matches=lambda answer, predicted: answer["predicate_index"] == predicted["predicate_index"]
+        and len(answer["tags"]) == len(predicted["tags"]),
     ),
 }

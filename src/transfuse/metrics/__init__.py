@@ -8,7 +8,8 @@ that return JSON-serialisable dicts of plain Python numbers:
 * :mod:`.qa` -- :func:`squad_metrics` and :func:`squad_v2_metrics`, the official SQuAD v1.1 / v2.0 exact
   match and F1 (v2: HasAns / NoAns and the F1-maximising null threshold);
 * :mod:`.translation` -- :func:`translation_metrics`, corpus BLEU and chrF (sacrebleu);
-* :mod:`.srl` -- :func:`srl_metrics`, span F1 from BIO tags with ``V`` excluded (seqeval).
+* :mod:`.srl` -- :func:`srl_metrics`, span F1 from BIO tags with ``V`` excluded (seqeval), and
+  :func:`conll05_metrics`, the same with the official ``srl-eval.pl`` conventions (``C-X`` joins its ``X``).
 
 :mod:`.hf_evaluate` wraps them as ``evaluate.Metric`` subclasses (``ClassificationMetric``,
 ``MultilabelMetric``, ``RegressionMetric``, ``SquadMetric``, ``TranslationMetric``, ``SrlMetric``) that
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
         load_metric,
     )
     from .qa import normalize_answer, squad_metrics, squad_v2_metrics
-    from .srl import srl_metrics
+    from .srl import conll05_metrics, srl_metrics
     from .translation import translation_metrics
 
 _LAZY: dict[str, str] = {
@@ -51,6 +52,7 @@ _LAZY: dict[str, str] = {
     "squad_v2_metrics": ".qa",
     "translation_metrics": ".translation",
     "srl_metrics": ".srl",
+    "conll05_metrics": ".srl",
     "ClassificationMetric": ".hf_evaluate",
     "MultilabelMetric": ".hf_evaluate",
     "RegressionMetric": ".hf_evaluate",
@@ -70,6 +72,7 @@ __all__ = [
     "TranslationMetric",
     "available_metrics",
     "classification_metrics",
+    "conll05_metrics",
     "flatten_metrics",
     "load_metric",
     "multilabel_metrics",

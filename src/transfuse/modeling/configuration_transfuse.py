@@ -30,6 +30,9 @@ class TransfuseConfig(PreTrainedConfig):
             `num_hidden_layers`.
         intermediate_size (`int`): inner width of the feed-forward block.
         max_position_embeddings (`int`): longest sequence the position table covers.
+        type_vocab_size (`int`): size of a token-type embedding added to the token embeddings (`token_type_ids`,
+            BERT's segment embedding; SRL's predicate indicator); 0 (the default) builds none and ignores
+            `token_type_ids`.
         position_embedding_type (`str`): `"learned"`, `"sinusoidal"` (fixed, Vaswani et al.) or `"rotary"`.
         rope_theta (`float`): base of the rotary frequencies.
         hidden_act (`str`): feed-forward activation, a key of `transformers.activations.ACT2FN`.
@@ -73,6 +76,7 @@ class TransfuseConfig(PreTrainedConfig):
     num_decoder_layers: int | None = None
     intermediate_size: int = 1024
     max_position_embeddings: int = 512
+    type_vocab_size: int = 0
     position_embedding_type: str = "learned"
     rope_theta: float | int = 10000.0
     hidden_act: str = "gelu"
@@ -131,6 +135,8 @@ class TransfuseConfig(PreTrainedConfig):
                 f"TransfuseConfig.hidden_size={self.hidden_size} is not divisible by num_attention_heads="
                 f"{self.num_attention_heads}; pick a hidden_size that is a multiple of the head count."
             )
+        if not isinstance(self.type_vocab_size, int) or self.type_vocab_size < 0:
+            raise ValueError(f"TransfuseConfig.type_vocab_size={self.type_vocab_size!r} must be an integer >= 0.")
         head_dim = self.hidden_size // self.num_attention_heads
         if self.position_embedding_type == "rotary" and head_dim % 2:
             raise ValueError(

@@ -290,6 +290,9 @@ class TransfuseStack(nn.Module):
             self.embed_tokens = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
         if config.position_embedding_type == "learned":
             self.embed_positions = nn.Embedding(config.max_position_embeddings, C)
+        self.embed_token_types = None  # BERT's segment embedding, when the config asks for one
+        if embed_tokens and config.type_vocab_size:
+            self.embed_token_types = nn.Embedding(config.type_vocab_size, C)
         self.embed_layer_norm = None if config.pre_norm else nn.LayerNorm(C, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.layers = nn.ModuleList(
@@ -315,6 +318,7 @@ class TransfuseStack(nn.Module):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
@@ -346,6 +350,8 @@ class TransfuseStack(nn.Module):
             position_ids = self._position_ids(attention_mask, B, T, past_length, inputs_embeds.device)
 
         hidden_states = inputs_embeds * self.embed_scale if self.embed_scale != 1.0 else inputs_embeds
+        if self.embed_token_types is not None and token_type_ids is not None:
+            hidden_states = hidden_states + self.embed_token_types(token_type_ids)  # (B, T, C)
         rotary = None
         if self.config.position_embedding_type == "learned":
             hidden_states = hidden_states + self.embed_positions(position_ids)
@@ -471,6 +477,7 @@ class TransfuseModel(TransfusePreTrainedModel):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
@@ -482,12 +489,13 @@ class TransfuseModel(TransfusePreTrainedModel):
             stack = self._first_stack()
             use_cache = (use_cache if use_cache is not None else self.config.use_cache) and stack.is_decoder
             return stack(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         inputs_embeds=inputs_embeds, cache=cache, use_cache=use_cache, **flags)
+                         inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, cache=cache,
+                         use_cache=use_cache, **flags)
 
         use_cache = use_cache if use_cache is not None else self.config.use_cache
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                           inputs_embeds=inputs_embeds, **flags)
+                                           inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, **flags)
         elif isinstance(encoder_outputs, tuple):
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         if decoder_inputs_embeds is None:
@@ -671,10 +679,10 @@ class _EncoderTaskHead(TransfusePreTrainedModel):
         self.dropout = nn.Dropout(dropout)
 
     def _hidden_states(self, input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                       output_hidden_states):
+                       output_hidden_states, token_type_ids=None):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          inputs_embeds=inputs_embeds, use_cache=False, output_attentions=output_attentions,
-                          output_hidden_states=output_hidden_states)
+                          inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, use_cache=False,
+                          output_attentions=output_attentions, output_hidden_states=output_hidden_states)
 
 
 class TransfuseForSequenceClassification(_EncoderTaskHead):
@@ -739,7 +747,8 @@ class TransfuseForQuestionAnswering(_EncoderTaskHead):
 
 
 class TransfuseForTokenClassification(_EncoderTaskHead):
-    """A label for every token (NER, SRL tags)."""
+    """A label for every token (NER, SRL tags); `token_type_ids` reach the token-type embedding when the config has
+    one (`type_vocab_size`, e.g. SRL's predicate indicator)."""
 
     def __init__(self, config: TransfuseConfig):
         super().__init__(config)
@@ -748,10 +757,10 @@ class TransfuseForTokenClassification(_EncoderTaskHead):
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None,
                 **kwargs) -> TokenClassifierOutput:
         outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                                      output_hidden_states)
+                                      output_hidden_states, token_type_ids)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, num_labels)
         loss = None if labels is None else self.loss_function(logits, labels, self.config)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

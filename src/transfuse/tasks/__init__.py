@@ -13,6 +13,7 @@ from .base import NOT_QUALITY, Split, Task
 TASKS: dict[str, str] = {
     "classification": "transfuse.tasks.classification:ClassificationTask",
     "qa": "transfuse.tasks.qa.extractive:QuestionAnsweringTask",
+    "srl": "transfuse.tasks.srl:SrlTask",
     "translation": "transfuse.tasks.translation:TranslationTask",
 }
 

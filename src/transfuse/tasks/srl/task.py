@@ -1,0 +1,526 @@
+"""Semantic role labelling as a transfuse task: `transfuse train|evaluate|predict srl`.
+
+A row is a proposition (`tokens`, `predicate_index`, BIO `tags` over the words); the model is any
+`AutoModelForTokenClassification` that reads the sentence with its predicate marked (`alignment.py`) and tags
+every word; `decoding.py` turns the word scores into valid BIO; `metrics.srl.conll05_metrics` scores the spans the
+way the CoNLL-2005 script does.
+
+With `--predicate_identifier true` (the default) the same model also learns to find predicates: every distinct
+training sentence is added once without a marked predicate, tagged `B-V` on each of its predicate words. A raw
+sentence (`text`, or `tokens` without `predicate_index`) then goes through the model twice, once unmarked to find
+its predicates, then once per predicate; its output is `{"tokens", "frames": [one frame per predicate]}`, while a
+row with `predicate_index` gets that one frame. The label list, the marking and the identifier flag are stored in
+the model config (`srl_predicate_marking`, `srl_predicate_identifier`), so evaluate, predict and the pipeline read
+the model the way it was trained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedTokenizerBase
+
+from ...data.collators import LABEL_PAD_ID, token_collator
+from ...data.outputs import write_jsonl
+from ...data.validation import BadRow, DataValidationError, SkipReport
+from ...metrics.srl import conll05_metrics, srl_metrics
+from ..base import Split, Task
+from .alignment import MARKINGS, PREDICATE_END, PREDICATE_START, align_labels, encode_propositions, word_scores
+from .data import (
+    OUTSIDE,
+    conll_lines,
+    find_bad_propositions,
+    read_conll,
+    repair_bio,
+    role_of,
+)
+from .decoding import DECODINGS, PREDICATE_TAG, decode, frame, identified_predicates, is_valid
+from .inference import find_predicates, split_words
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = ("jsonl", "conll")
+OWN_SUFFIXES = (".conll", ".txt", ".jsonl", ".json")
+DEFAULT_MARKING = "pair"
+PLACEHOLDER = -2  # example_index of a feature that answers no row
+
+
+@dataclass
+class SrlArguments:
+    """Columns of the propositions, how the predicate is marked, and how tags are decoded and written."""
+
+    tokens_column: str = field(default="tokens", metadata={"help": "Column with the words of the sentence (a list)."})
+    predicate_column: str = field(
+        default="predicate_index",
+        metadata={"help": "Column with the 0-based index of the predicate word; leave it out at predict time to "
+                  "have the model find the predicates (needs a model trained with --predicate_identifier)."},
+    )
+    tags_column: str = field(
+        default="tags", metadata={"help": "Column with one BIO tag per word (B-ARG0, I-ARG0, O)."}
+    )
+    text_column: str = field(
+        default="text",
+        metadata={"help": "Column with a raw sentence, split into words here when the rows have no tokens column "
+                  "(also each line of a .txt file)."},
+    )
+    predicate_marking: str | None = field(
+        default=None,
+        metadata={
+            "help": "How the model is told the predicate: pair (sentence + predicate word as a second segment, "
+            "Shi & Lin 2019), markers (<predicate> ... </predicate> tokens added to the tokenizer) or indicator "
+            "(token type 1 on the predicate; models with a token-type embedding, e.g. BERT, or a transfuse "
+            f"model). Default: {DEFAULT_MARKING} when training, the model's own at evaluate/predict.",
+            "choices": list(MARKINGS),
+        },
+    )
+    predicate_identifier: bool = field(
+        default=True,
+        metadata={"help": "Train the model to find predicates too (each training sentence once unmarked, B-V on "
+                  "its predicates), so predict and the pipeline accept raw sentences."},
+    )
+    decoding: str = field(
+        default="viterbi",
+        metadata={"help": "viterbi: the best valid BIO sequence with the predicate word B-V; argmax: each word's "
+                  "best tag alone (may be invalid BIO).", "choices": list(DECODINGS)},
+    )
+    repair_bio: bool = field(
+        default=False,
+        metadata={"help": "Turn a stray I-X in the gold tags (after O or another role) into B-X and count it, "
+                  "instead of refusing the row."},
+    )
+    output_format: str = field(
+        default="jsonl",
+        metadata={"help": "predict's file: jsonl (one line per input row) or conll (CoNLL-2005 bracket columns, "
+                  "one block per sentence).", "choices": list(OUTPUT_FORMATS)},
+    )
+
+    def __post_init__(self) -> None:
+        if self.predicate_marking is not None and self.predicate_marking not in MARKINGS:
+            raise ValueError(
+                f"--predicate_marking {self.predicate_marking!r} is not supported; choose one of "
+                f"{', '.join(MARKINGS)}."
+            )
+        if self.decoding not in DECODINGS:
+            raise ValueError(f"--decoding {self.decoding!r} is not supported; choose one of {', '.join(DECODINGS)}.")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"--output_format {self.output_format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}."
+            )
+        columns = [self.tokens_column, self.predicate_column, self.tags_column, self.text_column]
+        if len(set(columns)) != len(columns):
+            raise ValueError(
+                "--tokens_column, --predicate_column, --tags_column and --text_column must name four different "
+                f"columns, got {columns}."
+            )
+
+
+def _has_token_types(config: PretrainedConfig) -> bool:
+    return config.model_type == "transfuse" or (getattr(config, "type_vocab_size", 0) or 0) >= 2
+
+
+class SrlTask(Task):
+    """PropBank-style semantic role labelling: BIO tags over the words, for one predicate at a time."""
+
+    name = "srl"
+    pipeline_tag = "semantic-role-labeling"
+    arguments_class = SrlArguments
+    auto_model_class = AutoModelForTokenClassification
+    main_metric = "f1"
+
+    def __init__(self, args: SrlArguments, max_seq_length: int = 128, num_proc: int | None = None):
+        super().__init__(args, max_seq_length, num_proc)
+        self.labels: list[str] | None = None
+        self.marking = args.predicate_marking or DEFAULT_MARKING
+        self.identifier = args.predicate_identifier
+        self._model: Any = None  # set by data_collator: the identification pass of raw sentences needs it
+        self._identification: Counter | None = None
+        self._answered_tokens: list[list[str]] = []
+
+    # ---- arguments -------------------------------------------------------------------------------------
+
+    @classmethod
+    def check_arguments(cls, args: Any, command: str) -> None:
+        task = args.task
+        if task.output_format != "jsonl" and command != "predict":
+            raise ValueError(f"--output_format {task.output_format} applies to predict only; drop it for {command}.")
+        path = getattr(args.model, "model_name_or_path", None)
+        if command != "train" or task.predicate_marking != "indicator" or not path or not Path(path).is_dir():
+            return
+        config = AutoConfig.from_pretrained(path, trust_remote_code=getattr(args.model, "trust_remote_code", False))
+        if not _has_token_types(config):
+            raise ValueError(
+                f"--predicate_marking indicator needs a token-type embedding, and {path} ({config.model_type}, "
+                f"type_vocab_size={getattr(config, 'type_vocab_size', None)}) has none; use --predicate_marking pair "
+                "or markers with this model."
+            )
+
+    # ---- data ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def handles_file(cls, path: str) -> bool:
+        return Path(path).suffix.lower() in OWN_SUFFIXES
+
+    def read_file(self, path: str, flag: str, skip_bad_rows: bool):
+        from ...data.loading import DataLoadingError, RawSplit
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{flag} {path!r}: no such file (resolved to {Path(path).resolve()}).")
+        suffix = Path(path).suffix.lower()
+        unparsable = 0
+        if suffix == ".conll":
+            rows = read_conll(path)
+        elif suffix == ".txt":
+            with open(path, encoding="utf-8") as handle:
+                rows = [{self.args.text_column: line.strip()} for line in handle if line.strip()]
+        else:
+            rows, unparsable = self._read_json(path, skip_bad_rows)
+        if not rows:
+            raise DataLoadingError(f"{flag} {path!r} holds no rows.")
+        for row in rows:
+            if self.args.tokens_column not in row and isinstance(row.get(self.args.text_column), str):
+                row[self.args.tokens_column] = split_words(row[self.args.text_column])
+            row.setdefault(self.args.predicate_column, None)
+        report = SkipReport(path, total_rows=len(rows) + unparsable)
+        if unparsable:
+            report.add("row does not parse", unparsable)
+        return RawSplit(Dataset.from_list(rows), path, report)
+
+    @staticmethod
+    def _read_json(path: str, skip_bad_rows: bool) -> tuple[list[dict], int]:
+        text = Path(path).read_text(encoding="utf-8")
+        if text.lstrip().startswith("["):
+            return json.loads(text), 0
+        rows, bad = [], 0
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                if not skip_bad_rows:
+                    raise DataValidationError(
+                        f"{path}, line {number}: the row does not parse as JSON: {err.msg} at column {err.colno}. "
+                        "Fix the file, or pass --skip_bad_rows to drop unparsable rows (their count is reported)."
+                    ) from err
+                bad += 1
+        return rows, bad
+
+    def input_columns(self) -> dict[str, str]:
+        return {self.args.tokens_column: "--tokens_column", self.args.predicate_column: "--predicate_column"}
+
+    def target_columns(self) -> dict[str, str]:
+        return {self.args.tags_column: "--tags_column"}
+
+    def find_bad_rows(self, examples: Dataset, split: Split) -> list[BadRow]:
+        with_tags = self.has_references(examples)
+        predicates = examples[self.args.predicate_column]
+        bad, notes = find_bad_propositions(
+            examples[self.args.tokens_column],
+            predicates,
+            examples[self.args.tags_column] if with_tags else None,
+            (self.args.tokens_column, self.args.predicate_column, self.args.tags_column),
+            self.args.repair_bio,
+        )
+        flagged = {row.index for row in bad}
+        for index, predicate in enumerate(predicates):
+            if predicate is not None or index in flagged:
+                continue
+            if with_tags:
+                bad.append(BadRow(index, self.args.predicate_column, "missing predicate_index",
+                                  "rows with tags need the index of their predicate word"))
+            elif self.labels is not None and not self.identifier:
+                bad.append(BadRow(index, self.args.predicate_column, "missing predicate_index",
+                                  "this model was trained with --predicate_identifier false and cannot find "
+                                  "predicates; give each row its predicate_index"))
+        for note, count in notes.items():
+            logger.warning("%s split: %d x %s", split, count, note)
+        return bad
+
+    def training_texts(self, examples: Dataset) -> Iterator[str]:
+        seen = set()
+        for words in examples[self.args.tokens_column]:
+            key = tuple(words)
+            if key not in seen:
+                seen.add(key)
+                yield " ".join(words)
+
+    def _gold_tags(self, examples: Dataset) -> list[list[str]]:
+        tags = examples[self.args.tags_column]
+        return [repair_bio(row)[0] for row in tags] if self.args.repair_bio else [list(row) for row in tags]
+
+    # ---- model shape -----------------------------------------------------------------------------------
+
+    def fit(self, train_examples: Dataset) -> None:
+        seen = {tag for row in self._gold_tags(train_examples) for tag in row}
+        self.labels = [OUTSIDE, *sorted((seen | {PREDICATE_TAG}) - {OUTSIDE})]
+
+    def load_from_config(self, config: PretrainedConfig) -> None:
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        if OUTSIDE not in self.labels or PREDICATE_TAG not in self.labels:
+            raise ValueError(
+                f"{getattr(config, '_name_or_path', 'the model')}: its labels {self.labels[:6]} are not SRL tags "
+                "(O, B-V, B-ARG0, ...); point --model_name_or_path at a model trained with `transfuse train srl`."
+            )
+        stored = getattr(config, "srl_predicate_marking", None) or DEFAULT_MARKING
+        if self.args.predicate_marking is not None and self.args.predicate_marking != stored:
+            raise ValueError(
+                f"--predicate_marking {self.args.predicate_marking} differs from the model's {stored!r}: a model "
+                "reads the predicate the way it was trained; drop the flag."
+            )
+        self.marking = stored
+        self.identifier = bool(getattr(config, "srl_predicate_identifier", False))
+
+    def config_updates(self) -> dict[str, Any]:
+        assert self.labels is not None, "fit() or load_from_config() must run first"
+        updates = {
+            "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": {label: i for i, label in enumerate(self.labels)},
+            "srl_predicate_marking": self.marking,
+            "srl_predicate_identifier": self.identifier,
+        }
+        if self.marking == "indicator":
+            updates["type_vocab_size"] = 2  # a transfuse model grows the table; BERT-style models already have it
+        return updates
+
+    def added_tokens(self) -> list[str]:
+        return [PREDICATE_START, PREDICATE_END] if self.marking == "markers" else []
+
+    def attach(self, tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig) -> None:
+        super().attach(tokenizer, config)
+        # `AutoConfig.from_pretrained(path, **updates)` keeps only keys the checkpoint's config already has; set
+        # ours on the loaded config so that the saved run folder records them
+        for key in ("srl_predicate_marking", "srl_predicate_identifier"):
+            if getattr(config, key, None) is None:
+                setattr(config, key, self.marking if key == "srl_predicate_marking" else self.identifier)
+        if self.marking == "markers" and tokenizer.convert_tokens_to_ids(PREDICATE_START) == tokenizer.unk_token_id:
+            raise ValueError(
+                f"--predicate_marking markers: the tokenizer lacks the {PREDICATE_START} / {PREDICATE_END} tokens "
+                "(Task.added_tokens adds them when the model is loaded for training); use a run folder trained with "
+                "markers, or --predicate_marking pair."
+            )
+        if self.marking == "indicator" and (getattr(config, "type_vocab_size", 0) or 0) < 2:
+            raise ValueError(
+                f"--predicate_marking indicator needs a token-type embedding; this {config.model_type} model has "
+                f"type_vocab_size={getattr(config, 'type_vocab_size', None)}. Use --predicate_marking pair or markers."
+            )
+
+    # ---- features --------------------------------------------------------------------------------------
+
+    def data_collator(self, tokenizer: PreTrainedTokenizerBase, model: Any = None):
+        self._model = model
+        return token_collator(tokenizer)
+
+    def _propositions(self, examples: Dataset, split: Split) -> dict[str, list]:
+        """The model inputs to build: one per row with a predicate (`example_index`), one per predicate found in a
+        raw sentence (test), and one unmarked sentence per distinct sentence (`sentence_index`) when the identifier
+        is trained (train) or scored (validation)."""
+        tokens = examples[self.args.tokens_column]
+        predicates = examples[self.args.predicate_column]
+        tags = self._gold_tags(examples) if self.has_references(examples) else None
+        props: dict[str, list] = {"tokens": [], "predicate": [], "tags": [], "example_index": [], "sentence_index": []}
+
+        def add(words, predicate, row_tags, example_index, sentence_index=-1):
+            props["tokens"].append(list(words))
+            props["predicate"].append(predicate)
+            props["tags"].append(row_tags)
+            props["example_index"].append(example_index)
+            props["sentence_index"].append(sentence_index)
+
+        raw = [i for i, p in enumerate(predicates) if p is None]
+        found = {}
+        if raw:
+            if self._model is None:
+                raise RuntimeError("SrlTask.data_collator(tokenizer, model) must run before raw sentences are "
+                                   "preprocessed: the predicates are found with the model.")
+            results = find_predicates(self._model, self.tokenizer, [tokens[i] for i in raw], self.marking,
+                                      self.labels, self.max_seq_length)
+            found = dict(zip(raw, results))
+        for i, words in enumerate(tokens):
+            if predicates[i] is not None:
+                add(words, predicates[i], tags[i] if tags else None, i)
+            for predicate in found.get(i) or []:
+                add(words, predicate, None, i)
+        if tags is not None and self.identifier and split in ("train", "validation"):
+            for k, (words, marked) in enumerate(self._sentences(examples)):
+                add(words, None, [PREDICATE_TAG if w in marked else OUTSIDE for w in range(len(words))], -1, k)
+        if not props["tokens"] and len(tokens):
+            # raw sentences without any predicate found: one placeholder feature (ignored by postprocess) lets the
+            # evaluation loop run, so that every row still gets its (empty) answer
+            add(tokens[0], None, None, PLACEHOLDER)
+        return props
+
+    def _sentences(self, examples: Dataset) -> list[tuple[list[str], set[int]]]:
+        """Distinct sentences in order of appearance, each with the set of its predicate words."""
+        index: dict[tuple, int] = {}
+        sentences: list[tuple[list[str], set[int]]] = []
+        for words, predicate in zip(examples[self.args.tokens_column], examples[self.args.predicate_column]):
+            key = tuple(words)
+            if key not in index:
+                index[key] = len(sentences)
+                sentences.append((list(words), set()))
+            sentences[index[key]][1].add(predicate)
+        return sentences
+
+    def preprocess(self, examples: Dataset, tokenizer: PreTrainedTokenizerBase, split: Split) -> Dataset:
+        label_ids = {label: i for i, label in enumerate(self.labels)}
+        marking = self.marking
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            features = encode_propositions(tokenizer, batch["tokens"], batch["predicate"], marking)
+            out: dict[str, list] = {key: [f[key] for f in features] for key in features[0]}
+            out["example_index"], out["sentence_index"] = batch["example_index"], batch["sentence_index"]
+            out["predicate_index"] = [-1 if p is None else p for p in batch["predicate"]]
+            if any(tags is not None for tags in batch["tags"]):
+                out["labels"] = [
+                    align_labels(f["word_positions"], len(f["input_ids"]),
+                                 [label_ids.get(tag, LABEL_PAD_ID) for tag in tags])  # unseen role: not learned
+                    for f, tags in zip(features, batch["tags"])
+                ]
+            return out
+
+        props = Dataset.from_dict(self._propositions(examples, split))
+        if len(props) == 0:
+            return props
+        features = self.map(props, encode, split)
+        lengths = [len(ids) for ids in features["input_ids"]]
+        too_long = [i for i, length in enumerate(lengths) if length > self.max_seq_length]
+        if too_long:
+            names = self._row_names(examples, [features[i]["example_index"] for i in too_long[:3]])
+            logger.warning(
+                "%s: %d proposition(s) longer than --max_seq_length %d sub-words left out (%s); raise "
+                "--max_seq_length to keep them%s", split, len(too_long), self.max_seq_length, names,
+                "" if split == "train" else ": their rows are answered with an error and score as all missed",
+            )
+            keep = sorted(set(range(len(features))) - set(too_long))
+            features = features.select(keep)
+        return features
+
+    def _row_names(self, examples: Dataset, indexes: list[int]) -> str:
+        ids = examples["sent_id"] if "sent_id" in examples.column_names else None
+        return ", ".join(f"row {i + 1}" + (f" ({ids[i]})" if ids else "") if i >= 0 else "a sentence"
+                         for i in indexes)
+
+    # ---- outputs and metrics ---------------------------------------------------------------------------
+
+    def postprocess(self, predictions: Any, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
+        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        tokens = examples[self.args.tokens_column]
+        given = examples[self.args.predicate_column]
+        frames: dict[int, list[dict[str, Any]]] = {}
+        identified: dict[int, list[int]] = {}
+        columns = features.select_columns(["example_index", "sentence_index", "predicate_index", "word_positions"])
+        for row, feature in enumerate(columns):
+            scores = word_scores(logits[row], feature["word_positions"])
+            if feature["example_index"] == PLACEHOLDER:
+                continue
+            if feature["example_index"] < 0:
+                identified[feature["sentence_index"]] = identified_predicates(scores, self.labels)
+                continue
+            i, predicate = feature["example_index"], feature["predicate_index"]
+            tags = decode(scores, self.labels, predicate, self.args.decoding)
+            frames.setdefault(i, []).append(frame(tokens[i], predicate, tags))
+        outputs = []
+        for i, words in enumerate(tokens):
+            if given[i] is None:
+                outputs.append({"tokens": list(words), "frames": frames.get(i, [])})
+            elif i in frames:
+                outputs.append(frames[i][0])
+            else:
+                too_long = frame(words, given[i], [OUTSIDE] * len(words))
+                outputs.append({**too_long, "error": f"longer than --max_seq_length {self.max_seq_length} sub-words"})
+        self._identification = self._score_identification(identified, examples) if identified else None
+        self._answered_tokens = [list(words) for words in tokens]
+        return outputs
+
+    def _score_identification(self, identified: dict[int, list[int]], examples: Dataset) -> Counter:
+        counts: Counter = Counter()
+        for k, (_, gold) in enumerate(self._sentences(examples)):
+            if k not in identified:
+                continue
+            found = set(identified[k])
+            counts["tp"] += len(found & gold)
+            counts["fp"] += len(found - gold)
+            counts["fn"] += len(gold - found)
+        return counts
+
+    def compute_metrics(self, outputs: list[dict[str, Any]], examples: Dataset) -> dict[str, Any]:
+        references = self._gold_tags(examples)
+        predicted = [output["tags"] for output in outputs]
+        predicates = examples[self.args.predicate_column]
+        official = conll05_metrics(predicted, references)
+        known = set(self.labels)
+        unseen = Counter(
+            role_of(tag) for row in references for tag in row if tag not in known and tag.startswith("B-")
+        )
+        metrics: dict[str, Any] = {
+            "precision": official["precision"],
+            "recall": official["recall"],
+            "f1": official["f1"],
+            "perfect_propositions": official["perfect_propositions"],
+            "f1_continuations_apart": srl_metrics(predicted, references)["f1"],
+            "invalid_sequences": sum(not is_valid(tags, p) for tags, p in zip(predicted, predicates)),
+            "too_long": sum("error" in output for output in outputs),
+            "unseen_roles": dict(unseen),
+            "per_role": official["per_role"],
+        }
+        if self._identification:
+            tp, fp, fn = (self._identification[key] for key in ("tp", "fp", "fn"))
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            metrics["predicate_precision"], metrics["predicate_recall"] = precision, recall
+            metrics["predicate_f1"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if unseen:
+            logger.warning("roles the model never saw in training, scored as missed: %s", dict(unseen))
+        return metrics
+
+    def card_metrics(self, metrics: dict[str, Any]) -> dict[str, float]:
+        keys = ("precision", "recall", "f1", "perfect_propositions", "predicate_f1")
+        return {key: float(metrics[key]) for key in keys if isinstance(metrics.get(key), (int, float))}
+
+    def write_outputs(self, outputs: list[dict[str, Any]], path: str | Path) -> None:
+        if self.args.output_format == "jsonl":
+            write_jsonl(path, outputs)
+            return
+        write_conll_outputs(path, outputs, self._last_tokens(outputs))
+
+    def _last_tokens(self, outputs: list[dict[str, Any]]) -> list[list[str] | None]:
+        """The words of each output, from the examples `postprocess` last answered: the workflow writes their
+        outputs in order, with an error line (no tags) in place of each row it could not read."""
+        words = iter(self._answered_tokens)
+        try:
+            return [next(words) if "tags" in output or "frames" in output else None for output in outputs]
+        except StopIteration:
+            raise ValueError("--output_format conll writes the outputs of the last predict run only") from None
+
+
+def write_conll_outputs(path: str | Path, outputs: list[dict[str, Any]], tokens: list[list[str] | None]) -> None:
+    """predict's `--output_format conll`: consecutive frames of the same sentence share one block."""
+    blocks: list[list[str]] = []
+    current: tuple[list[str], list] | None = None
+    for number, (output, words) in enumerate(zip(outputs, tokens), start=1):
+        if "frames" in output:
+            current = None
+            blocks.append(conll_lines(words, [(f["predicate_index"], f["tags"]) for f in output["frames"]], None))
+            continue
+        if "tags" not in output:  # a row that could not be read: say so where its block would be
+            current = None
+            blocks.append([f"# row {number}: {output.get('error', 'no output')}"])
+            continue
+        if current is not None and current[0] == words:
+            current[1].append((output["predicate_index"], output["tags"]))
+            blocks[-1] = conll_lines(words, current[1], None)
+        else:
+            current = (words, [(output["predicate_index"], output["tags"])])
+            blocks.append(conll_lines(words, current[1], None))
+    Path(path).write_text("\n\n".join("\n".join(block) for block in blocks) + "\n", encoding="utf-8")
+
+
+__all__ = ["SrlArguments", "SrlTask", "write_conll_outputs"]
