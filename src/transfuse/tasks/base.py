@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from datasets import Dataset
-from transformers import PretrainedConfig, PreTrainedTokenizerBase, TrainingArguments
+from transformers import PretrainedConfig, PreTrainedTokenizerBase, TrainerCallback, TrainingArguments
 
 from ..data.collators import LABEL_PAD_ID, sequence_collator
 from ..data.outputs import write_jsonl
@@ -221,6 +221,15 @@ class Task(ABC):
             and not key.endswith(NOT_QUALITY)
             and np.isfinite(value)
         }
+
+    def callbacks(self) -> list[TrainerCallback]:
+        """Trainer callbacks the task adds to a training run (e.g. translation's checkpoint averaging)."""
+        return []
+
+    def generate_kwargs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-batch `generate()` arguments for tasks evaluated through generation (e.g. `max_new_tokens`
+        relative to the batch's longest source); they override the run's generation settings."""
+        return {}
 
     def write_outputs(self, outputs: list[dict[str, Any]], path: str | Path) -> None:
         """Write `transfuse predict`'s outputs, line i answering input row i (JSON Lines; tasks may offer

@@ -103,7 +103,9 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for tokenizing (datasets.map num_proc)."}
     )
-    cache_dir: str | None = field(default=None, metadata={"help": "Where datasets and models are cached."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where datasets are cached (models: the Hugging Face cache, HF_HOME)."}
+    )
 
     def __post_init__(self) -> None:
         files = {

@@ -122,6 +122,7 @@ def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: Adapt
     common = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code}
     config_kwargs = {**parse_config_overrides(model_args.config_overrides), **task.config_updates()}
     config = AutoConfig.from_pretrained(path, **common, **config_kwargs)
+    config.update(config_kwargs)  # transformers 5 drops keys its config class does not know (a task's own)
     try:
         model, loading_info = task.auto_model_class.from_pretrained(
             path,

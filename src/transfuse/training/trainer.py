@@ -279,6 +279,12 @@ class TaskTrainerMixin:
         return self.accelerator.prepare(loader)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **kwargs):
+        if getattr(self.args, "predict_with_generate", False) and not prediction_loss_only:
+            per_batch = self.task.generate_kwargs(inputs)
+            if per_batch:  # the run's settings (`_gen_kwargs`), then the task's for this batch
+                kwargs = {**getattr(self, "_gen_kwargs", {}), **kwargs, **per_batch}
+                if "max_new_tokens" in per_batch:
+                    kwargs.pop("max_length", None)
         device_type = self.args.device.type
         autocast = torch.autocast(device_type, dtype=torch.bfloat16) if self.eval_bf16 else nullcontext()
         with autocast:

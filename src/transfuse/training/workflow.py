@@ -176,7 +176,12 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         eval_examples,
         eval_bf16=eval_bf16,
         # AdaLoRA's budget; the adapter start check; a NaN loss stops the run before it is saved; steps/time plan
-        callbacks=[*adapter_callbacks(args.adapter), StopOnNonFiniteLoss(), TrainingPlanCallback.for_task(task_name)],
+        callbacks=[
+            *adapter_callbacks(args.adapter),
+            StopOnNonFiniteLoss(),
+            TrainingPlanCallback.for_task(task_name),
+            *task.callbacks(),
+        ],
         run=args.run,
     )
 
