@@ -58,8 +58,13 @@ LEARNING_RATES = {
 # For MiniLM, a sentence encoder trained through mean pooling, the classifier reads the pooler over `[CLS]`;
 # adapting the pooler and all four attention projections is what closes most of the gap to full fine-tuning.
 LORA_TARGETS = {"minilm": ["query", "key", "value", "attention.output.dense", "pooler.dense"], "transfuse-small": None}
-ADAPTER_FLAGS = {"full": {"adapter": "none"}, "lora": {"adapter": "lora"}, "dora": {"adapter": "dora"},
-                 "ia3": {"adapter": "ia3"}, "qlora4": {"adapter": "lora", "quantization": "4bit"}}
+ADAPTER_FLAGS = {
+    "full": {"adapter": "none"},
+    "lora": {"adapter": "lora"},
+    "dora": {"adapter": "dora"},
+    "ia3": {"adapter": "ia3"},
+    "qlora4": {"adapter": "lora", "quantization": "4bit"},
+}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -174,8 +179,11 @@ def run_worker(args: argparse.Namespace) -> dict:
     auto_class = AutoModelForSequenceClassification
     rss_before_load = rss_mib()
     model, info = auto_class.from_pretrained(
-        args.model_path, num_labels=2, output_loading_info=True,
-        **quantization_kwargs(adapter_args, auto_class, args.model_path, num_labels=2))
+        args.model_path,
+        num_labels=2,
+        output_loading_info=True,
+        **quantization_kwargs(adapter_args, auto_class, args.model_path, num_labels=2),
+    )
     model = apply_adapter(model, adapter_args, new_module_names(info, model))
     touch(model)
     warm_up(model, _collate(train_enc, train_labels, [0, 1]))
@@ -209,12 +217,20 @@ def run_worker(args: argparse.Namespace) -> dict:
             labels = batch.pop("labels")
             correct += int((model(**batch).logits.argmax(-1) == labels).sum())
     return {
-        "model": args.model, "method": args.method, "steps": args.steps, "learning_rate": args.learning_rate,
-        "trainable_params": trainable, "total_params": total, "trainable_percent": 100 * trainable / total,
-        "rss_before_load_mib": rss_before_load, "rss_after_load_mib": rss_after_load,
-        "peak_rss_mib": peak_training, "training_memory_mib": peak_training - rss_after_load,
+        "model": args.model,
+        "method": args.method,
+        "steps": args.steps,
+        "learning_rate": args.learning_rate,
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_percent": 100 * trainable / total,
+        "rss_before_load_mib": rss_before_load,
+        "rss_after_load_mib": rss_after_load,
+        "peak_rss_mib": peak_training,
+        "training_memory_mib": peak_training - rss_after_load,
         "step_seconds_median": statistics.median(step_seconds[3:] or step_seconds),
-        "final_train_loss": statistics.mean(losses[-20:]), "accuracy": correct / len(val_labels),
+        "final_train_loss": statistics.mean(losses[-20:]),
+        "accuracy": correct / len(val_labels),
         "n_validation": len(val_labels),
     }
 
@@ -227,12 +243,16 @@ def run_footprint_worker(args: argparse.Namespace) -> dict:
     adapter_args = AdapterArguments(**ADAPTER_FLAGS["qlora4" if args.method == "4bit" else "full"])
     auto_class = AutoModelForSequenceClassification
     rss_before = rss_mib()
-    model = auto_class.from_pretrained(args.model_path, num_labels=2,
-                                       **quantization_kwargs(adapter_args, auto_class, args.model_path, num_labels=2))
+    model = auto_class.from_pretrained(
+        args.model_path, num_labels=2, **quantization_kwargs(adapter_args, auto_class, args.model_path, num_labels=2)
+    )
     touch(model)
     rss_after = rss_mib()
-    return {"precision": args.method, "memory_footprint_mib": model.get_memory_footprint() / 2**20,
-            "rss_delta_mib": rss_after - rss_before}
+    return {
+        "precision": args.method,
+        "memory_footprint_mib": model.get_memory_footprint() / 2**20,
+        "rss_delta_mib": rss_after - rss_before,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -241,15 +261,28 @@ def run_footprint_worker(args: argparse.Namespace) -> dict:
 
 
 def _spawn(argv: list[str], timeout: float, core: int | None = None) -> dict:
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TRANSFORMERS_VERBOSITY": "error",
-           # glibc: large blocks always mmap'd (freed straight back to the OS) and few arenas, so RSS follows the
-           # memory tensors really hold instead of the allocator's cache
-           "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+    env = {
+        **os.environ,
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        # glibc: large blocks always mmap'd (freed straight back to the OS) and few arenas, so RSS follows the
+        # memory tensors really hold instead of the allocator's cache
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+        "MALLOC_ARENA_MAX": "2",
+    }
     start = time.perf_counter()
     pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
-    done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO, preexec_fn=pin)
+    done = subprocess.run(
+        [sys.executable, __file__, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        preexec_fn=pin,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"worker {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -280,8 +313,19 @@ def prepare_transfuse(preset: str, directory: Path, with_tokenizer: bool) -> Pat
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
-    cells = [[f"{v:,.3f}" if isinstance(v, float) and abs(v) < 10 else f"{v:,.1f}" if isinstance(v, float)
-              else f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    cells = [
+        [
+            f"{v:,.3f}"
+            if isinstance(v, float) and abs(v) < 10
+            else f"{v:,.1f}"
+            if isinstance(v, float)
+            else f"{v:,}"
+            if isinstance(v, int)
+            else str(v)
+            for v in row
+        ]
+        for row in rows
+    ]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     line = lambda values: "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
@@ -296,10 +340,12 @@ def targets(results: list[dict], footprint: dict | None) -> list[str]:
             continue
         memory_ratio = lora["training_memory_mib"] / full["training_memory_mib"]
         gap = 100 * (full["accuracy"] - lora["accuracy"])
-        lines.append(f"{model}: LoRA trains {lora['trainable_percent']:.3f}% of parameters "
-                     f"[{'PASS' if lora['trainable_percent'] <= 1 else 'FAIL'} <= 1%], training memory "
-                     f"{memory_ratio:.2f}x full FT [{'PASS' if memory_ratio <= 0.6 else 'FAIL'} <= 0.6x], accuracy "
-                     f"{gap:+.1f} points below full FT [{'PASS' if gap <= 1.5 else 'FAIL'} <= 1.5]")
+        lines.append(
+            f"{model}: LoRA trains {lora['trainable_percent']:.3f}% of parameters "
+            f"[{'PASS' if lora['trainable_percent'] <= 1 else 'FAIL'} <= 1%], training memory "
+            f"{memory_ratio:.2f}x full FT [{'PASS' if memory_ratio <= 0.6 else 'FAIL'} <= 0.6x], accuracy "
+            f"{gap:+.1f} points below full FT [{'PASS' if gap <= 1.5 else 'FAIL'} <= 1.5]"
+        )
     if footprint:
         ratio = footprint["4bit"]["memory_footprint_mib"] / footprint["fp32"]["memory_footprint_mib"]
         verdict = "PASS" if ratio <= 0.35 else "FAIL"
@@ -320,24 +366,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="Smoke run: 12 steps, 128 validation rows.")
     parser.add_argument("--steps", type=int, default=600, help="Optimizer steps per run.")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS,
-                        help="Methods to train (none: only the 4-bit footprint of `base`).")
-    parser.add_argument("--transfuse_base", default=None, help="A pretrained transfuse encoder (with tokenizer) "
-                                                               "instead of a random `small` one.")
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=list(METHODS),
+        choices=METHODS,
+        help="Methods to train (none: only the 4-bit footprint of `base`).",
+    )
+    parser.add_argument(
+        "--transfuse_base",
+        default=None,
+        help="A pretrained transfuse encoder (with tokenizer) instead of a random `small` one.",
+    )
     parser.add_argument("--skip_footprint", action="store_true", help="Skip the 4-bit vs fp32 `base` footprint.")
     parser.add_argument("--max_eval_samples", type=int, default=None)
-    parser.add_argument("--timeout_minutes", type=float, default=None,
-                        help="Cap on each worker process (default: 10 minutes + 5 seconds per step, so a long run on "
-                             "a busy core is not killed near its end).")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (1: steadier figures on a "
-                                                                  "shared machine).")
+    parser.add_argument(
+        "--timeout_minutes",
+        type=float,
+        default=None,
+        help="Cap on each worker process (default: 10 minutes + 5 seconds per step, so a long run on "
+        "a busy core is not killed near its end).",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per worker (1: steadier figures on a shared machine)."
+    )
     parser.add_argument("--lora_r", type=int, default=8, help="LoRA/DoRA/QLoRA rank (alpha = 2 x rank).")
-    parser.add_argument("--target_modules", nargs="+", default=None, help="LoRA/DoRA/QLoRA target modules of every "
-                        "model (default: LORA_TARGETS).")
-    parser.add_argument("--learning_rates", nargs="+", default=[], type=method_rate, metavar="METHOD=LR",
-                        help="Override the peak learning rate of methods (every model), e.g. lora=2e-3.")
-    parser.add_argument("--parallel", type=int, default=1, help="Workers at once, each pinned to its own core (use "
-                        "with --threads 1; memory is per process, so only wall time changes).")
+    parser.add_argument(
+        "--target_modules",
+        nargs="+",
+        default=None,
+        help="LoRA/DoRA/QLoRA target modules of every model (default: LORA_TARGETS).",
+    )
+    parser.add_argument(
+        "--learning_rates",
+        nargs="+",
+        default=[],
+        type=method_rate,
+        metavar="METHOD=LR",
+        help="Override the peak learning rate of methods (every model), e.g. lora=2e-3.",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="Workers at once, each pinned to its own core (use "
+        "with --threads 1; memory is per process, so only wall time changes).",
+    )
     parser.add_argument("--json", default=None, help="Write settings and every figure to this file.")
     # worker mode (internal)
     parser.add_argument("--worker", choices=["train", "footprint"], help=argparse.SUPPRESS)
@@ -374,9 +448,24 @@ def main(argv: list[str] | None = None) -> int:
 
         def train(job: tuple[str, str], core: int | None) -> dict | None:
             model, method = job
-            worker = ["--worker", "train", "--model", model, "--method", method, "--model_path", paths[model],
-                      "--learning_rate", str(learning_rates[model][method]), "--steps", str(steps),
-                      "--threads", str(args.threads), "--lora_r", str(args.lora_r)]
+            worker = [
+                "--worker",
+                "train",
+                "--model",
+                model,
+                "--method",
+                method,
+                "--model_path",
+                paths[model],
+                "--learning_rate",
+                str(learning_rates[model][method]),
+                "--steps",
+                str(steps),
+                "--threads",
+                str(args.threads),
+                "--lora_r",
+                str(args.lora_r),
+            ]
             targets = args.target_modules or LORA_TARGETS[model]
             if targets:
                 worker += ["--target_modules", *targets]
@@ -388,10 +477,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{model:<16} {method:<7} FAILED: {str(error).splitlines()[0]}", file=sys.stderr, flush=True)
                 failures.append({"model": model, "method": method, "error": str(error)[-3000:]})
                 return None
-            print(f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  "
-                  f"trainable {result['trainable_percent']:.3f}%  "
-                  f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
-                  flush=True)
+            print(
+                f"{model:<16} {method:<7} acc {result['accuracy']:.4f}  "
+                f"trainable {result['trainable_percent']:.3f}%  "
+                f"train mem {result['training_memory_mib']:.0f} MiB  step {result['step_seconds_median']:.3f}s",
+                flush=True,
+            )
             return result
 
         if args.parallel > 1:  # one worker per core at a time; each measures its own process's memory
@@ -414,33 +505,69 @@ def main(argv: list[str] | None = None) -> int:
         results = [result for result in results if result is not None]
         if not args.skip_footprint:
             base = prepare_transfuse("base", Path(tmp) / "base", with_tokenizer=False)
-            footprint = {p: _spawn(["--worker", "footprint", "--method", p, "--model_path", str(base)], timeout)
-                         for p in ("fp32", "4bit")}
+            footprint = {
+                p: _spawn(["--worker", "footprint", "--method", p, "--model_path", str(base)], timeout)
+                for p in ("fp32", "4bit")
+            }
 
     print()
-    print(_table(["model", "method", "trainable", "trainable %", "train mem MiB", "peak RSS MiB", "step s",
-                  "val acc"],
-                 [[r["model"], r["method"], r["trainable_params"], r["trainable_percent"], r["training_memory_mib"],
-                   r["peak_rss_mib"], r["step_seconds_median"], r["accuracy"]] for r in results]))
+    print(
+        _table(
+            ["model", "method", "trainable", "trainable %", "train mem MiB", "peak RSS MiB", "step s", "val acc"],
+            [
+                [
+                    r["model"],
+                    r["method"],
+                    r["trainable_params"],
+                    r["trainable_percent"],
+                    r["training_memory_mib"],
+                    r["peak_rss_mib"],
+                    r["step_seconds_median"],
+                    r["accuracy"],
+                ]
+                for r in results
+            ],
+        )
+    )
     if footprint:
         print()
-        print(_table(["transfuse base", "memory footprint MiB", "RSS after load - before MiB"],
-                     [[p, f["memory_footprint_mib"], f["rss_delta_mib"]] for p, f in footprint.items()]))
+        print(
+            _table(
+                ["transfuse base", "memory footprint MiB", "RSS after load - before MiB"],
+                [[p, f["memory_footprint_mib"], f["rss_delta_mib"]] for p, f in footprint.items()],
+            )
+        )
     print()
     for line in targets(results, footprint):
         print(line)
     if args.json:
         import torch
 
-        payload = {"settings": {"steps": steps, "threads": args.threads, "parallel": args.parallel,
-                                "lora_r": args.lora_r, "target_modules": args.target_modules or LORA_TARGETS,
-                                "batch_size": 32, "max_length": 64, "max_eval_samples": max_eval,
-                                "learning_rates": learning_rates, "transfuse_base": args.transfuse_base,
-                                "command": " ".join([Path(sys.executable).name, *sys.argv])},
-                   "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                                   "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
-                   "runs": results, "failures": failures, "footprint": footprint,
-                   "targets": targets(results, footprint)}
+        payload = {
+            "settings": {
+                "steps": steps,
+                "threads": args.threads,
+                "parallel": args.parallel,
+                "lora_r": args.lora_r,
+                "target_modules": args.target_modules or LORA_TARGETS,
+                "batch_size": 32,
+                "max_length": 64,
+                "max_eval_samples": max_eval,
+                "learning_rates": learning_rates,
+                "transfuse_base": args.transfuse_base,
+                "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            },
+            "environment": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "cpu_count": os.cpu_count(),
+                "load_average": os.getloadavg(),
+            },
+            "runs": results,
+            "failures": failures,
+            "footprint": footprint,
+            "targets": targets(results, footprint),
+        }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if failures else 0

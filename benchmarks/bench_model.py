@@ -83,10 +83,21 @@ QUICK_DIMS = Dims(seq=32, batch=4, prompt=8, new_tokens=8, generate_batches=(1, 
 
 def _transfuse_config(d: Dims, architecture: str, **design: Any) -> TransfuseConfig:
     return TransfuseConfig(
-        architecture=architecture, vocab_size=d.vocab, hidden_size=d.hidden, num_attention_heads=d.heads,
-        num_hidden_layers=d.layers, intermediate_size=d.ffn, max_position_embeddings=d.max_positions,
-        hidden_dropout_prob=d.dropout, attention_dropout=d.dropout, position_embedding_type="learned",
-        scale_embedding=False, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, **design,
+        architecture=architecture,
+        vocab_size=d.vocab,
+        hidden_size=d.hidden,
+        num_attention_heads=d.heads,
+        num_hidden_layers=d.layers,
+        intermediate_size=d.ffn,
+        max_position_embeddings=d.max_positions,
+        hidden_dropout_prob=d.dropout,
+        attention_dropout=d.dropout,
+        position_embedding_type="learned",
+        scale_embedding=False,
+        pad_token_id=PAD,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        **design,
     )
 
 
@@ -96,16 +107,26 @@ def transfuse_bert_like(d: Dims) -> PreTrainedModel:
 
 def transfuse_bert_like_sparse(d: Dims) -> PreTrainedModel:
     """The same model with `sparse_prediction` (as `transfuse pretrain` builds it): same loss, less work."""
-    return TransfuseForMaskedLM(_transfuse_config(d, "encoder", pre_norm=False, hidden_act="gelu",
-                                                  sparse_prediction=True))
+    return TransfuseForMaskedLM(
+        _transfuse_config(d, "encoder", pre_norm=False, hidden_act="gelu", sparse_prediction=True)
+    )
 
 
 def bert(d: Dims) -> PreTrainedModel:
-    return BertForMaskedLM(BertConfig(
-        vocab_size=d.vocab, hidden_size=d.hidden, num_hidden_layers=d.layers, num_attention_heads=d.heads,
-        intermediate_size=d.ffn, hidden_act="gelu", hidden_dropout_prob=d.dropout,
-        attention_probs_dropout_prob=d.dropout, max_position_embeddings=d.max_positions, pad_token_id=PAD,
-    ))
+    return BertForMaskedLM(
+        BertConfig(
+            vocab_size=d.vocab,
+            hidden_size=d.hidden,
+            num_hidden_layers=d.layers,
+            num_attention_heads=d.heads,
+            intermediate_size=d.ffn,
+            hidden_act="gelu",
+            hidden_dropout_prob=d.dropout,
+            attention_probs_dropout_prob=d.dropout,
+            max_position_embeddings=d.max_positions,
+            pad_token_id=PAD,
+        )
+    )
 
 
 def transfuse_gpt2_like(d: Dims) -> PreTrainedModel:
@@ -113,11 +134,23 @@ def transfuse_gpt2_like(d: Dims) -> PreTrainedModel:
 
 
 def gpt2(d: Dims) -> PreTrainedModel:
-    return GPT2LMHeadModel(GPT2Config(
-        vocab_size=d.vocab, n_positions=d.max_positions, n_embd=d.hidden, n_layer=d.layers, n_head=d.heads,
-        n_inner=d.ffn, activation_function="gelu_new", resid_pdrop=d.dropout, embd_pdrop=d.dropout,
-        attn_pdrop=d.dropout, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
-    ))
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=d.vocab,
+            n_positions=d.max_positions,
+            n_embd=d.hidden,
+            n_layer=d.layers,
+            n_head=d.heads,
+            n_inner=d.ffn,
+            activation_function="gelu_new",
+            resid_pdrop=d.dropout,
+            embd_pdrop=d.dropout,
+            attn_pdrop=d.dropout,
+            pad_token_id=PAD,
+            bos_token_id=BOS,
+            eos_token_id=EOS,
+        )
+    )
 
 
 def transfuse_bart_like(d: Dims) -> PreTrainedModel:
@@ -128,13 +161,29 @@ def transfuse_bart_like(d: Dims) -> PreTrainedModel:
 
 def bart(d: Dims) -> PreTrainedModel:
     # like transfuse: dropout on embeddings, residual branches and attention probabilities, none inside the FFN
-    return BartForConditionalGeneration(BartConfig(
-        vocab_size=d.vocab, max_position_embeddings=d.max_positions, d_model=d.hidden,
-        encoder_layers=d.layers, decoder_layers=d.layers, encoder_attention_heads=d.heads,
-        decoder_attention_heads=d.heads, encoder_ffn_dim=d.ffn, decoder_ffn_dim=d.ffn, activation_function="gelu",
-        dropout=d.dropout, attention_dropout=d.dropout, activation_dropout=0.0, scale_embedding=False,
-        pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, decoder_start_token_id=BOS, forced_eos_token_id=None,
-    ))
+    return BartForConditionalGeneration(
+        BartConfig(
+            vocab_size=d.vocab,
+            max_position_embeddings=d.max_positions,
+            d_model=d.hidden,
+            encoder_layers=d.layers,
+            decoder_layers=d.layers,
+            encoder_attention_heads=d.heads,
+            decoder_attention_heads=d.heads,
+            encoder_ffn_dim=d.ffn,
+            decoder_ffn_dim=d.ffn,
+            activation_function="gelu",
+            dropout=d.dropout,
+            attention_dropout=d.dropout,
+            activation_dropout=0.0,
+            scale_embedding=False,
+            pad_token_id=PAD,
+            bos_token_id=BOS,
+            eos_token_id=EOS,
+            decoder_start_token_id=BOS,
+            forced_eos_token_id=None,
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,8 +199,11 @@ def masked_lm_batch(d: Dims, generator: torch.Generator) -> dict[str, torch.Tens
     input_ids = _token_ids(d, d.batch, d.seq, generator)
     masked = torch.rand(input_ids.shape, generator=generator) < 0.15
     labels = input_ids.masked_fill(~masked, -100)
-    return {"input_ids": input_ids.masked_fill(masked, MASK), "attention_mask": torch.ones_like(input_ids),
-            "labels": labels}
+    return {
+        "input_ids": input_ids.masked_fill(masked, MASK),
+        "attention_mask": torch.ones_like(input_ids),
+        "labels": labels,
+    }
 
 
 def causal_lm_batch(d: Dims, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -161,8 +213,11 @@ def causal_lm_batch(d: Dims, generator: torch.Generator) -> dict[str, torch.Tens
 
 def seq2seq_batch(d: Dims, generator: torch.Generator) -> dict[str, torch.Tensor]:
     input_ids = _token_ids(d, d.batch, d.seq, generator)
-    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
-            "labels": _token_ids(d, d.batch, d.seq, generator)}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "labels": _token_ids(d, d.batch, d.seq, generator),
+    }
 
 
 @dataclass(frozen=True)
@@ -200,8 +255,12 @@ def parameter_count(model: torch.nn.Module) -> int:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def train_step(model: PreTrainedModel, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-               autocast_dtype: torch.dtype | None) -> None:
+def train_step(
+    model: PreTrainedModel,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    autocast_dtype: torch.dtype | None,
+) -> None:
     """forward + backward + optimiser step: one full training step."""
     autocast = torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype else nullcontext()
     with autocast:
@@ -211,29 +270,43 @@ def train_step(model: PreTrainedModel, optimizer: torch.optim.Optimizer, batch: 
     optimizer.zero_grad(set_to_none=True)
 
 
-def interleaved_rounds(run: Callable[[str], Timer], sides: list[str], rounds: int, warmup: int,
-                       ) -> dict[str, list[Timer]]:
+def interleaved_rounds(
+    run: Callable[[str], Timer],
+    sides: list[str],
+    rounds: int,
+    warmup: int,
+) -> dict[str, list[Timer]]:
     """The timings of `run(side)` for each side, `rounds` times, alternating which side goes first."""
     for _ in range(warmup):
         for side in sides:
             run(side)
     timings: dict[str, list[Timer]] = {side: [] for side in sides}
     for r in range(rounds):
-        for side in (sides if r % 2 == 0 else sides[::-1]):
+        for side in sides if r % 2 == 0 else sides[::-1]:
             timings[side].append(run(side))
     return timings
 
 
-def throughput_row(section: str, task: str, peer: str, tokens: int, timings: dict[str, list[Timer]],
-                   ) -> dict[str, Any]:
+def throughput_row(
+    section: str,
+    task: str,
+    peer: str,
+    tokens: int,
+    timings: dict[str, list[Timer]],
+) -> dict[str, Any]:
     ours, theirs = timings["transfuse"], timings[peer]
     ratios = [t.seconds / o.seconds for o, t in zip(ours, theirs)]  # per-round speed ratio transfuse / peer
     cpu_ratios = [t.cpu_seconds / o.cpu_seconds for o, t in zip(ours, theirs)]
     return {
-        "section": section, "task": task, "peer": peer, "tokens_per_round": tokens, "rounds": len(ours),
+        "section": section,
+        "task": task,
+        "peer": peer,
+        "tokens_per_round": tokens,
+        "rounds": len(ours),
         "transfuse_tokens_per_s": tokens / median([o.seconds for o in ours]),
         "peer_tokens_per_s": tokens / median([t.seconds for t in theirs]),
-        "ratio": median(ratios), "ratio_iqr": interquartile_range(ratios),
+        "ratio": median(ratios),
+        "ratio_iqr": interquartile_range(ratios),
         "transfuse_tokens_per_cpu_s": tokens / median([o.cpu_seconds for o in ours]),
         "peer_tokens_per_cpu_s": tokens / median([t.cpu_seconds for t in theirs]),
         "cpu_time_ratio": median(cpu_ratios),
@@ -247,6 +320,7 @@ def bench_training(pairing: Pairing, d: Dims, args: argparse.Namespace) -> list[
     tokens = args.steps * d.batch * d.seq
     rows = []
     for section, dtype in (("train fp32", None), ("train bf16 autocast", torch.bfloat16)):
+
         def run(side: str, dtype: torch.dtype | None = dtype) -> Timer:
             models[side].train()
             with Timer() as timer:
@@ -263,9 +337,17 @@ def bench_training(pairing: Pairing, d: Dims, args: argparse.Namespace) -> list[
 def greedy_config(model: PreTrainedModel, d: Dims) -> GenerationConfig:
     """Greedy decoding of exactly `d.new_tokens` tokens: no end-of-sequence token, no forced tokens."""
     return GenerationConfig(
-        do_sample=False, num_beams=1, max_new_tokens=d.new_tokens, min_new_tokens=d.new_tokens,
-        eos_token_id=None, forced_eos_token_id=None, forced_bos_token_id=None, pad_token_id=PAD,
-        bos_token_id=BOS, decoder_start_token_id=BOS if model.config.is_encoder_decoder else None, use_cache=True,
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=d.new_tokens,
+        min_new_tokens=d.new_tokens,
+        eos_token_id=None,
+        forced_eos_token_id=None,
+        forced_bos_token_id=None,
+        pad_token_id=PAD,
+        bos_token_id=BOS,
+        decoder_start_token_id=BOS if model.config.is_encoder_decoder else None,
+        use_cache=True,
     )
 
 
@@ -280,15 +362,19 @@ def bench_generation(pairing: Pairing, d: Dims, args: argparse.Namespace) -> lis
 
         def run(side: str, prompt: torch.Tensor = prompt) -> Timer:
             with torch.inference_mode(), Timer() as timer:
-                out = models[side].generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
-                                            generation_config=configs[side])
+                out = models[side].generate(
+                    input_ids=prompt, attention_mask=torch.ones_like(prompt), generation_config=configs[side]
+                )
             start = 1 if models[side].config.is_encoder_decoder else prompt.shape[1]  # decoder start / prompt
             assert out.shape == (prompt.shape[0], start + d.new_tokens), f"{side} generated {tuple(out.shape)}"
             return timer
 
         timings = interleaved_rounds(run, list(models), args.rounds, args.warmup)
-        rows.append(throughput_row(f"generate batch {batch_size}", pairing.task, pairing.peer,
-                                   batch_size * d.new_tokens, timings))
+        rows.append(
+            throughput_row(
+                f"generate batch {batch_size}", pairing.task, pairing.peer, batch_size * d.new_tokens, timings
+            )
+        )
         report_progress(rows[-1])
     return rows
 
@@ -297,35 +383,63 @@ def bench_generation(pairing: Pairing, d: Dims, args: argparse.Namespace) -> lis
 # Command line
 # ---------------------------------------------------------------------------------------------------------
 
-TABLE_HEADERS = ("section", "transfuse model", "tokens/s", "peer", "peer tokens/s", "ratio", "ratio IQR",
-                 "CPU-time ratio")
+TABLE_HEADERS = (
+    "section",
+    "transfuse model",
+    "tokens/s",
+    "peer",
+    "peer tokens/s",
+    "ratio",
+    "ratio IQR",
+    "CPU-time ratio",
+)
 
 
 def _rows_table(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
     return TABLE_HEADERS, [
-        [r["section"], r["task"], r["transfuse_tokens_per_s"], r["peer"], r["peer_tokens_per_s"],
-         f"{r['ratio']:.2f}x", "{:.2f}-{:.2f}".format(*r["ratio_iqr"]), f"{r['cpu_time_ratio']:.2f}x"]
+        [
+            r["section"],
+            r["task"],
+            r["transfuse_tokens_per_s"],
+            r["peer"],
+            r["peer_tokens_per_s"],
+            f"{r['ratio']:.2f}x",
+            "{:.2f}-{:.2f}".format(*r["ratio_iqr"]),
+            f"{r['cpu_time_ratio']:.2f}x",
+        ]
         for r in rows
     ]
 
 
 def report_progress(row: dict[str, Any]) -> None:
-    print(f"  {row['section']:<20} {row['task']:<20} transfuse {row['transfuse_tokens_per_s']:>9,.0f} tok/s  "
-          f"{row['peer']:<5} {row['peer_tokens_per_s']:>9,.0f} tok/s  ratio {row['ratio']:.2f}x "
-          "(IQR {:.2f}-{:.2f}), CPU-time ratio {:.2f}x".format(*row["ratio_iqr"], row["cpu_time_ratio"]), flush=True)
+    print(
+        f"  {row['section']:<20} {row['task']:<20} transfuse {row['transfuse_tokens_per_s']:>9,.0f} tok/s  "
+        f"{row['peer']:<5} {row['peer_tokens_per_s']:>9,.0f} tok/s  ratio {row['ratio']:.2f}x "
+        "(IQR {:.2f}-{:.2f}), CPU-time ratio {:.2f}x".format(*row["ratio_iqr"], row["cpu_time_ratio"]),
+        flush=True,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=11, help="measured rounds per model (median reported)")
     parser.add_argument("--steps", type=int, default=1, help="training steps per model per round")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds per model before measuring")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: short sequences, small batches, 1 round of 1 step, 8 new tokens")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: short sequences, small batches, 1 round of 1 step, 8 new tokens",
+    )
     parser.add_argument("--only", choices=("train", "generate"), help="run only the training or generation part")
-    parser.add_argument("--tasks", nargs="+", choices=[p.task for p in PAIRINGS], metavar="TASK",
-                        help="run only these pairings (default: all): " + ", ".join(repr(p.task) for p in PAIRINGS))
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=[p.task for p in PAIRINGS],
+        metavar="TASK",
+        help="run only these pairings (default: all): " + ", ".join(repr(p.task) for p in PAIRINGS),
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--json", metavar="OUT", help="also write the settings and results to this JSON file")
     args = parser.parse_args(argv)
@@ -345,16 +459,20 @@ def main(argv: list[str] | None = None) -> int:
     dims = QUICK_DIMS if args.quick else Dims()
     transformers.logging.set_verbosity_error()
     env = {**environment(), "transformers": transformers.__version__}
-    print(f"torch {env['torch']} ({env['cpu_capability']}), transformers {env['transformers']}, "
-          f"{env['torch_threads']} threads | {dims.layers} layers, hidden {dims.hidden}, {dims.heads} heads, "
-          f"FFN {dims.ffn}, vocab {dims.vocab}, dropout {dims.dropout} | train batch {dims.batch} x seq {dims.seq}, "
-          f"{args.steps} steps/round | generate prompt {dims.prompt} + {dims.new_tokens} new | "
-          f"{args.rounds} rounds + {args.warmup} warm-up", flush=True)
+    print(
+        f"torch {env['torch']} ({env['cpu_capability']}), transformers {env['transformers']}, "
+        f"{env['torch_threads']} threads | {dims.layers} layers, hidden {dims.hidden}, {dims.heads} heads, "
+        f"FFN {dims.ffn}, vocab {dims.vocab}, dropout {dims.dropout} | train batch {dims.batch} x seq {dims.seq}, "
+        f"{args.steps} steps/round | generate prompt {dims.prompt} + {dims.new_tokens} new | "
+        f"{args.rounds} rounds + {args.warmup} warm-up",
+        flush=True,
+    )
     pairings = [p for p in PAIRINGS if args.tasks is None or p.task in args.tasks]
     for pairing in pairings:
         models = build_pair(pairing, dims)
-        sizes = ", ".join(f"{side} {parameter_count(m) / 1e6:.2f}M ({m.config._attn_implementation})"
-                          for side, m in models.items())
+        sizes = ", ".join(
+            f"{side} {parameter_count(m) / 1e6:.2f}M ({m.config._attn_implementation})" for side, m in models.items()
+        )
         print(f"  {pairing.task}: {sizes}")
     print()
 
@@ -366,9 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         for pairing in (p for p in pairings if p.generates):
             rows += bench_generation(pairing, dims, args)
 
-    print(f"\ntokens/s: median over rounds; ratio: median of the per-round transfuse/peer speed ratios, "
-          f"IQR: their 25th-75th percentiles; CPU-time ratio: the same from process CPU seconds, which neighbours' "
-          f"load disturbs less (peak RSS {peak_rss_mib():,.0f} MiB)\n")
+    print(
+        f"\ntokens/s: median over rounds; ratio: median of the per-round transfuse/peer speed ratios, "
+        f"IQR: their 25th-75th percentiles; CPU-time ratio: the same from process CPU seconds, which neighbours' "
+        f"load disturbs less (peak RSS {peak_rss_mib():,.0f} MiB)\n"
+    )
     print(format_table(*_rows_table(rows)))
     if args.json:
         save_json(args.json, {"environment": env, "dims": asdict(dims), "args": vars(args), "results": rows})

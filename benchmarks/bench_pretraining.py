@@ -347,31 +347,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per run (default 20)")
     parser.add_argument(
-        "--architectures", nargs="*", default=["decoder", "encoder"], choices=["decoder", "encoder"],
+        "--architectures",
+        nargs="*",
+        default=["decoder", "encoder"],
+        choices=["decoder", "encoder"],
         help="models to pretrain now (none: only fine-tune --pretrained_encoder on SST-2)",
     )
-    parser.add_argument(
-        "--implementations", nargs="+", default=["transfuse", "hf"], choices=["transfuse", "hf"]
-    )
+    parser.add_argument("--implementations", nargs="+", default=["transfuse", "hf"], choices=["transfuse", "hf"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    parser.add_argument("--transfuse_overrides", default=None,
-                        help="extra config overrides for the transfuse models, e.g. sparse_prediction=false")
+    parser.add_argument(
+        "--transfuse_overrides",
+        default=None,
+        help="extra config overrides for the transfuse models, e.g. sparse_prediction=false",
+    )
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--decoder_learning_rate", type=float, default=1e-3, help="peak learning rate, decoders")
     parser.add_argument(
-        "--encoder_learning_rate", type=float, default=5e-4,
+        "--encoder_learning_rate",
+        type=float,
+        default=5e-4,
         help="peak learning rate, encoders (post-norm, as BERT: at 1e-3 the transfuse encoder stalled on the unigram "
         "plateau for a whole 20-minute run)",
     )
     parser.add_argument("--vocab_size", type=int, default=8000)
     parser.add_argument("--decoder_block_size", type=int, default=256)
     parser.add_argument("--encoder_block_size", type=int, default=128)
-    parser.add_argument(
-        "--ft_steps", type=int, default=1500, help="SST-2 fine-tuning steps (batch 32); 0 skips"
-    )
+    parser.add_argument("--ft_steps", type=int, default=1500, help="SST-2 fine-tuning steps (batch 32); 0 skips")
     parser.add_argument("--ft_learning_rate", type=float, default=3e-4)
     parser.add_argument(
-        "--ft_config_overrides", default=None,
+        "--ft_config_overrides",
+        default=None,
         help="config overrides of both SST-2 classifiers, pretrained and from scratch (e.g. classifier_pooling=mean)",
     )
     parser.add_argument(
@@ -382,16 +387,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pretrained transfuse models fine-tuned on SST-2 next to the same model from scratch",
     )
     parser.add_argument(
-        "--pretrained_encoder", default=None,
+        "--pretrained_encoder",
+        default=None,
         help="a transfuse encoder run folder pretrained earlier (by this script): fine-tuned on SST-2 instead of "
         "pretraining one now",
     )
     parser.add_argument(
-        "--sst2_starts", nargs="+", default=["pretrained", "from scratch"], choices=["pretrained", "from scratch"],
+        "--sst2_starts",
+        nargs="+",
+        default=["pretrained", "from scratch"],
+        choices=["pretrained", "from scratch"],
         help="which SST-2 runs to make (one each per process lets two cores run them side by side)",
     )
     parser.add_argument(
-        "--tapt_minutes", type=float, default=0.0,
+        "--tapt_minutes",
+        type=float,
+        default=0.0,
         help="before fine-tuning, continue the pretrained encoder's masked-LM training on the SST-2 training "
         "sentences (no labels) for this long (task-adaptive pretraining; 0: off)",
     )
@@ -476,9 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in rows
             ],
         )
-        print(
-            f"\nPretraining, {args.minutes:g} min per run ({'quick' if args.quick else 'full'} corpus):\n{table}"
-        )
+        print(f"\nPretraining, {args.minutes:g} min per run ({'quick' if args.quick else 'full'} corpus):\n{table}")
 
     report: dict[str, Any] = {
         "settings": {k: v for k, v in vars(args).items()},

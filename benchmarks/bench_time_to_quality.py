@@ -260,16 +260,20 @@ def print_tables(results: dict) -> None:
         print("| " + " | ".join(cells) + " |")
     predict = results.get("prediction")
     if predict and "pipeline" in predict:
-        print(f"\nPrediction, {predict['rows']} SST-2 rows, whole commands: transformers.pipeline (batch 32) "
-              f"{predict['pipeline']['rows_per_second']:.1f} rows/s ({predict['pipeline']['seconds']:.1f} s)")
+        print(
+            f"\nPrediction, {predict['rows']} SST-2 rows, whole commands: transformers.pipeline (batch 32) "
+            f"{predict['pipeline']['rows_per_second']:.1f} rows/s ({predict['pipeline']['seconds']:.1f} s)"
+        )
         print("\n| transfuse predict | seconds | rows/s | vs pipeline | labels = pipeline's |")
         print("|---|---|---|---|---|")
         for name, variant in predict["variants"].items():
             if "seconds" not in variant:
                 print(f"| {name} | {variant['status']} | | | |")
                 continue
-            print(f"| {name} | {variant['seconds']:.1f} | {variant['rows_per_second']:.1f} | "
-                  f"{variant['vs_pipeline']:.2f}x | {100 * variant['label_agreement']:.2f}% |")
+            print(
+                f"| {name} | {variant['seconds']:.1f} | {variant['rows_per_second']:.1f} | "
+                f"{variant['vs_pipeline']:.2f}x | {100 * variant['label_agreement']:.2f}% |"
+            )
 
 
 def main() -> None:

@@ -32,9 +32,7 @@ from transformers import (
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--model", required=True, help="Model folder / Hub id, or `scratch` for a small transfuse."
-    )
+    parser.add_argument("--model", required=True, help="Model folder / Hub id, or `scratch` for a small transfuse.")
     parser.add_argument("--train_file", required=True)
     parser.add_argument("--validation_file", required=True)
     parser.add_argument("--text_column", default="text")
@@ -75,9 +73,7 @@ def main() -> None:
     if args.max_train_samples:
         raw["train"] = raw["train"].select(range(min(args.max_train_samples, len(raw["train"]))))
     if args.max_eval_samples:
-        raw["validation"] = raw["validation"].select(
-            range(min(args.max_eval_samples, len(raw["validation"])))
-        )
+        raw["validation"] = raw["validation"].select(range(min(args.max_eval_samples, len(raw["validation"]))))
     labels = sorted(
         {str(v) for v in raw["train"][args.label_column]},
         key=lambda v: (not v.lstrip("-").isdigit(), int(v) if v.lstrip("-").isdigit() else 0, v),

@@ -23,9 +23,7 @@ SUMMARIES = {"train": train.summarize, "evaluate": evaluate.summarize, "predict"
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in SUMMARIES else "train"
-    return run_task_command(
-        command, ["translation", *argv], SUMMARIES[command], program=os.path.relpath(__file__)
-    )
+    return run_task_command(command, ["translation", *argv], SUMMARIES[command], program=os.path.relpath(__file__))
 
 
 if __name__ == "__main__":

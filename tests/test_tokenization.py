@@ -20,8 +20,7 @@ VOCAB_SIZE = 400
 def make_corpus(n_sentences: int = 300, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [
-        " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))) + rng.choice(".,!?")
-        for _ in range(n_sentences)
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))) + rng.choice(".,!?") for _ in range(n_sentences)
     ]
 
 

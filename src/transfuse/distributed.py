@@ -67,11 +67,11 @@ def _launch_arguments(argv: Sequence[str]) -> list[str] | None:
     for i, token in enumerate(argv):
         name = os.path.basename(token)
         if name == "accelerate" and i + 1 < len(argv) and argv[i + 1] == "launch":
-            return list(argv[i + 2:])
+            return list(argv[i + 2 :])
         if name == "accelerate-launch":
-            return list(argv[i + 1:])
+            return list(argv[i + 1 :])
         if token == "-m" and i + 1 < len(argv) and argv[i + 1] == "accelerate.commands.launch":
-            return list(argv[i + 2:])
+            return list(argv[i + 2 :])
     return None
 
 
@@ -91,12 +91,14 @@ def world_size_from_accelerate_launch(argv: Sequence[str]) -> WorldSizeRequest |
         args, _ = launch_command_parser().parse_known_args(launch_args)
     except SystemExit:  # not a command line accelerate accepts: nothing to compare with
         return None
-    command = "accelerate launch " + shlex.join(launch_args[: launch_args.index(args.training_script)]
-                                                if args.training_script in launch_args else launch_args)
+    command = "accelerate launch " + shlex.join(
+        launch_args[: launch_args.index(args.training_script)] if args.training_script in launch_args else launch_args
+    )
     if args.num_processes is not None:
         return WorldSizeRequest(int(args.num_processes), f"`{command.strip()}`")
-    config_file = args.config_file or (default_config_file if os.path.isfile(default_config_file) and not args.cpu
-                                       else None)
+    config_file = args.config_file or (
+        default_config_file if os.path.isfile(default_config_file) and not args.cpu else None
+    )
     if config_file is None:
         return None
     num_processes = getattr(load_config_from_file(config_file), "num_processes", -1)
@@ -113,10 +115,11 @@ def _launcher_options(argv: Sequence[str]) -> list[str] | None:
         from accelerate.commands.launch import launch_command_parser as parser_factory
     else:
         for i, token in enumerate(argv):
-            as_module = token == "-m" and argv[i + 1:i + 2] == ["torch.distributed.run"]
+            as_module = token == "-m" and argv[i + 1 : i + 2] == ["torch.distributed.run"]
             if os.path.basename(token) == "torchrun" or as_module:
-                launch_args, program = list(argv[i + (2 if as_module else 1):]), ["torchrun"]
+                launch_args, program = list(argv[i + (2 if as_module else 1) :]), ["torchrun"]
                 from torch.distributed.run import get_args_parser as parser_factory
+
                 break
         else:
             return None
@@ -135,7 +138,7 @@ def with_launcher(command: str, launcher_argv: Sequence[str] | None = None) -> s
     options = _launcher_options(_parent_command_line() if launcher_argv is None else launcher_argv)
     if options is None or not command.startswith("python "):
         return command
-    return f"{shlex.join(options)} {command[len('python '):]}"
+    return f"{shlex.join(options)} {command[len('python ') :]}"
 
 
 def _parent_command_line() -> list[str]:
@@ -146,8 +149,9 @@ def _parent_command_line() -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def requested_world_size(environ: Mapping[str, str] | None = None,
-                         launcher_argv: Sequence[str] | None = None) -> WorldSizeRequest | None:
+def requested_world_size(
+    environ: Mapping[str, str] | None = None, launcher_argv: Sequence[str] | None = None
+) -> WorldSizeRequest | None:
     """The world size the user asked for: `TRANSFUSE_EXPECTED_WORLD_SIZE`, else the `accelerate launch` command.
 
     `launcher_argv` defaults to the command line of the parent process, which is the `accelerate launch` process
@@ -157,21 +161,29 @@ def requested_world_size(environ: Mapping[str, str] | None = None,
     if environ.get(EXPECTED_WORLD_SIZE_ENV):
         value = environ[EXPECTED_WORLD_SIZE_ENV]
         if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{EXPECTED_WORLD_SIZE_ENV}={value!r} must be a positive integer (the total number of "
-                             "processes across machines), or unset it.")
+            raise ValueError(
+                f"{EXPECTED_WORLD_SIZE_ENV}={value!r} must be a positive integer (the total number of "
+                "processes across machines), or unset it."
+            )
         return WorldSizeRequest(int(value), f"{EXPECTED_WORLD_SIZE_ENV}={value}")
     return world_size_from_accelerate_launch(_parent_command_line() if launcher_argv is None else launcher_argv)
 
 
 def _cpu_fix(world_size: int) -> str:
-    return (f"On CPU, start {world_size} processes with `accelerate launch --multi_gpu --num_processes {world_size} "
-            f"--num_machines 1 SCRIPT ...` (gloo backend; or `--config_file configs/accelerate/multi_cpu.yaml`) or "
-            f"`torchrun --nproc_per_node {world_size} SCRIPT ...`; `accelerate launch --cpu` always starts a single "
-            "process.")
+    return (
+        f"On CPU, start {world_size} processes with `accelerate launch --multi_gpu --num_processes {world_size} "
+        f"--num_machines 1 SCRIPT ...` (gloo backend; or `--config_file configs/accelerate/multi_cpu.yaml`) or "
+        f"`torchrun --nproc_per_node {world_size} SCRIPT ...`; `accelerate launch --cpu` always starts a single "
+        "process."
+    )
 
 
-def check_world_size(training_args: Any = None, expected: int | None = None,
-                     environ: Mapping[str, str] | None = None, launcher_argv: Sequence[str] | None = None) -> int:
+def check_world_size(
+    training_args: Any = None,
+    expected: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    launcher_argv: Sequence[str] | None = None,
+) -> int:
     """Stop before training when the run does not have the processes the user asked for; return the world size.
 
     Args:
@@ -190,25 +202,36 @@ def check_world_size(training_args: Any = None, expected: int | None = None,
             f"WORLD_SIZE={stale} is set in the environment but no launcher started this process (RANK and LOCAL_RANK "
             "are unset), so the first collective would wait forever for the missing processes. Unset WORLD_SIZE to "
             f"train on one process, or start the script with `torchrun --nproc_per_node {stale} ...` / "
-            f"`accelerate launch --num_processes {stale} ...`.")
+            f"`accelerate launch --num_processes {stale} ...`."
+        )
     running = running_world_size(environ)
-    request = (WorldSizeRequest(expected, f"expected={expected}") if expected is not None
-               else requested_world_size(environ, launcher_argv))
+    request = (
+        WorldSizeRequest(expected, f"expected={expected}")
+        if expected is not None
+        else requested_world_size(environ, launcher_argv)
+    )
     if request is not None and request.world_size != running:
-        hint = _cpu_fix(request.world_size) if not torch.cuda.is_available() or running == 1 else (
-            f"Check `--num_processes`/`--num_machines` and `--gpu_ids` (or `num_processes` in the accelerate config)"
-            f" against the {torch.cuda.device_count()} GPUs visible here.")
+        hint = (
+            _cpu_fix(request.world_size)
+            if not torch.cuda.is_available() or running == 1
+            else (
+                "Check `--num_processes`/`--num_machines` and `--gpu_ids` (or `num_processes` in the accelerate "
+                f"config) against the {torch.cuda.device_count()} GPUs visible here."
+            )
+        )
         raise WorldSizeMismatchError(
             f"This run asked for {request.world_size} processes ({request.source}) but {running} "
             f"{'is' if running == 1 else 'are'} running. {hint} Set {EXPECTED_WORLD_SIZE_ENV} to the total process "
-            "count to state the intent explicitly.")
+            "count to state the intent explicitly."
+        )
     trainer_world = getattr(training_args, "world_size", running)
     if trainer_world != running:
         raise WorldSizeMismatchError(
             f"The launcher started {running} processes but the Trainer set up a process group of {trainer_world}: "
             f"each process would train alone on all the data. On a machine without GPUs set ACCELERATE_USE_CPU=true"
             f" (or --use_cpu true) before the arguments are parsed (`enable_cpu_process_group()` does it); "
-            f"ACCELERATE_USE_CPU is {environ.get('ACCELERATE_USE_CPU', 'unset')} here.")
+            f"ACCELERATE_USE_CPU is {environ.get('ACCELERATE_USE_CPU', 'unset')} here."
+        )
     return running
 
 

@@ -51,37 +51,21 @@ class GenerationArguments:
     )
     output_file: str | None = field(
         default=None,
-        metadata={
-            "help": "Also write JSON lines {prompt_index, prompt, sequence_index, generated_text} here."
-        },
+        metadata={"help": "Also write JSON lines {prompt_index, prompt, sequence_index, generated_text} here."},
     )
-    tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer; defaults to the model's folder."}
-    )
-    max_new_tokens: int = field(
-        default=50, metadata={"help": "Tokens to generate after the prompt (at most)."}
-    )
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer; defaults to the model's folder."})
+    max_new_tokens: int = field(default=50, metadata={"help": "Tokens to generate after the prompt (at most)."})
     do_sample: bool = field(default=False, metadata={"help": "Sample instead of greedy / beam search."})
-    temperature: float = field(
-        default=1.0, metadata={"help": "Sampling: <1 sharpens, >1 flattens the distribution."}
-    )
-    top_k: int = field(
-        default=50, metadata={"help": "Sampling: keep the k most likely tokens (0 keeps all)."}
-    )
-    top_p: float = field(
-        default=1.0, metadata={"help": "Sampling: keep the smallest set with this probability mass."}
-    )
-    num_beams: int = field(
-        default=1, metadata={"help": "Beam search with this many beams (1: no beam search)."}
-    )
+    temperature: float = field(default=1.0, metadata={"help": "Sampling: <1 sharpens, >1 flattens the distribution."})
+    top_k: int = field(default=50, metadata={"help": "Sampling: keep the k most likely tokens (0 keeps all)."})
+    top_p: float = field(default=1.0, metadata={"help": "Sampling: keep the smallest set with this probability mass."})
+    num_beams: int = field(default=1, metadata={"help": "Beam search with this many beams (1: no beam search)."})
     num_return_sequences: int = field(default=1, metadata={"help": "Sequences returned per prompt."})
     repetition_penalty: float = field(
         default=1.0,
         metadata={"help": "Divide the scores of tokens already present by this (>1 discourages repeats)."},
     )
-    no_repeat_ngram_size: int = field(
-        default=0, metadata={"help": "Forbid repeating n-grams of this size (0: off)."}
-    )
+    no_repeat_ngram_size: int = field(default=0, metadata={"help": "Forbid repeating n-grams of this size (0: off)."})
     stream: bool | None = field(
         default=None,
         metadata={
@@ -91,15 +75,9 @@ class GenerationArguments:
     )
     batch_size: int = field(default=8, metadata={"help": "Prompts per `generate` call when not streaming."})
     seed: int = field(default=42, metadata={"help": "Seed for sampling."})
-    bf16: bool = field(
-        default=False, metadata={"help": "Load the weights in bfloat16 (faster on CPUs with bf16)."}
-    )
-    encoding_errors: str = field(
-        default="strict", metadata={"help": "For --prompt_file: 'strict' or 'replace'."}
-    )
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow code shipped with a Hub checkpoint."}
-    )
+    bf16: bool = field(default=False, metadata={"help": "Load the weights in bfloat16 (faster on CPUs with bf16)."})
+    encoding_errors: str = field(default="strict", metadata={"help": "For --prompt_file: 'strict' or 'replace'."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow code shipped with a Hub checkpoint."})
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.prompt_file is None):
@@ -119,9 +97,7 @@ class GenerationArguments:
         if self.top_k < 0 or self.no_repeat_ngram_size < 0:
             raise ValueError("--top_k and --no_repeat_ngram_size must not be negative.")
         if self.repetition_penalty <= 0:
-            raise ValueError(
-                f"--repetition_penalty must be positive (1.0 = off), got {self.repetition_penalty}."
-            )
+            raise ValueError(f"--repetition_penalty must be positive (1.0 = off), got {self.repetition_penalty}.")
         if self.num_return_sequences > self.num_beams and not self.do_sample:
             raise ValueError(
                 f"--num_return_sequences {self.num_return_sequences} needs --num_beams >= that or "
@@ -157,9 +133,7 @@ def load_for_generation(
             "pretrain with --architecture decoder or encoder-decoder."
         )
     auto_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    model = auto_class.from_pretrained(
-        model_name_or_path, trust_remote_code=trust_remote_code, dtype=dtype
-    ).eval()
+    model = auto_class.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code, dtype=dtype).eval()
     tokenizer = AutoTokenizer.from_pretrained(
         tokenizer_name or model_name_or_path, trust_remote_code=trust_remote_code
     )
@@ -191,9 +165,7 @@ def build_generation_config(
     if config.eos_token_id is None:
         config.eos_token_id = tokenizer.eos_token_id
     if config.pad_token_id is None:
-        config.pad_token_id = (
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.eos_token_id
-        )
+        config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.eos_token_id
     return config
 
 

@@ -43,9 +43,19 @@ from .modeling.heads import HEADS
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                   "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
-                   "chat_template.jinja", "chat_template.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "chat_template.jinja",
+    "chat_template.json",
+)
 RUN_FILES = ("metrics.json", "loss_curve.png")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "config.json", "transfuse_adapter.json")
 MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
@@ -61,20 +71,25 @@ class PushArguments:
 
     run_dir: str = field(metadata={"help": "Run folder written by `transfuse train` (a full model or an adapter)."})
     repo_id: str = field(metadata={"help": "Hub model repo, `namespace/name` (or `name` in your own namespace)."})
-    private: bool = field(default=False, metadata={"help": "Create the repo private (an existing repo is checked, "
-                                                           "never made public)."})
+    private: bool = field(
+        default=False, metadata={"help": "Create the repo private (an existing repo is checked, never made public)."}
+    )
     adapter_only: bool = field(
         default=False,
-        metadata={"help": "For an adapter run: push the adapter alone (small; loaded with peft, which fetches the "
-                          "base). Default: merge it into its base and push a standalone model."},
+        metadata={
+            "help": "For an adapter run: push the adapter alone (small; loaded with peft, which fetches the "
+            "base). Default: merge it into its base and push a standalone model."
+        },
     )
     revision: str | None = field(
         default=None, metadata={"help": "Branch to push to (created from main if missing). Default: main."}
     )
     base_model_repo_id: str | None = field(
         default=None,
-        metadata={"help": "With --adapter_only: the Hub repo of the base model, written into the uploaded "
-                          "adapter_config.json (needed when the adapter was trained on a local folder)."},
+        metadata={
+            "help": "With --adapter_only: the Hub repo of the base model, written into the uploaded "
+            "adapter_config.json (needed when the adapter was trained on a local folder)."
+        },
     )
     commit_message: str | None = field(default=None, metadata={"help": "Commit message (default: names the run)."})
     dry_run: bool = field(
@@ -84,15 +99,19 @@ class PushArguments:
     def __post_init__(self) -> None:
         for flag, value in (("repo_id", self.repo_id), ("base_model_repo_id", self.base_model_repo_id)):
             if value is not None and not REPO_ID.match(value):
-                raise ValueError(f"--{flag} {value!r} is not a Hub repo id; use `namespace/name` (letters, digits, "
-                                 "'-', '_', '.').")
+                raise ValueError(
+                    f"--{flag} {value!r} is not a Hub repo id; use `namespace/name` (letters, digits, '-', '_', '.')."
+                )
         if not Path(self.run_dir).is_dir():
-            raise FileNotFoundError(f"run folder {self.run_dir!r} does not exist; pass the --output_dir of a "
-                                    "finished `transfuse train`.")
+            raise FileNotFoundError(
+                f"run folder {self.run_dir!r} does not exist; pass the --output_dir of a finished `transfuse train`."
+            )
         is_adapter = (Path(self.run_dir) / "adapter_config.json").is_file()
         if self.adapter_only and not is_adapter:
-            raise ValueError(f"--adapter_only: {self.run_dir} holds a full model, not an adapter "
-                             "(no adapter_config.json); drop the flag.")
+            raise ValueError(
+                f"--adapter_only: {self.run_dir} holds a full model, not an adapter "
+                "(no adapter_config.json); drop the flag."
+            )
         if self.base_model_repo_id and not self.adapter_only:
             raise ValueError("--base_model_repo_id only applies with --adapter_only (a merged model needs no base).")
 
@@ -135,7 +154,7 @@ def _contains(path: Path, needle: bytes, chunk_size: int = 1 << 20) -> bool:
         while chunk := handle.read(chunk_size):
             if needle in tail + chunk:
                 return True
-            tail = chunk[-(len(needle) - 1):] if len(needle) > 1 else b""
+            tail = chunk[-(len(needle) - 1) :] if len(needle) > 1 else b""
     return False
 
 
@@ -150,8 +169,10 @@ def _scrub_folder(folder: Path, token: str | None) -> None:
                 path.unlink()  # may be a hard link into the run folder: never edit the original
                 path.write_text(redacted, encoding="utf-8", errors="surrogateescape")
         if token and _contains(path, token.encode()):
-            raise RuntimeError(f"{path.name} contains your Hub token; nothing was pushed. Remove it from the run "
-                               "folder and push again.")
+            raise RuntimeError(
+                f"{path.name} contains your Hub token; nothing was pushed. Remove it from the run "
+                "folder and push again."
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,8 +201,11 @@ def _copy_existing(run_dir: Path, staging: Path, names: tuple[str, ...]) -> None
 def _add_remote_code(staging: Path) -> None:
     """Ship every module the config's `auto_map` names, so each head loads with `trust_remote_code=True`."""
     config = _read_json(staging / "config.json")
-    modules = {reference.split(".")[0] + ".py" for reference in (config.get("auto_map") or {}).values()
-               if isinstance(reference, str)}
+    modules = {
+        reference.split(".")[0] + ".py"
+        for reference in (config.get("auto_map") or {}).values()
+        if isinstance(reference, str)
+    }
     if config.get("model_type") == "transfuse":
         from . import modeling
 
@@ -191,16 +215,22 @@ def _add_remote_code(staging: Path) -> None:
                 _place(Path(modeling.__file__).parent / name, staging / name)
     missing = sorted(name for name in modules if not (staging / name).is_file())
     if missing:
-        raise FileNotFoundError(f"config.json's auto_map names {', '.join(missing)}, which the run folder lacks; "
-                                "re-save the model with save_pretrained so its code is copied next to it.")
+        raise FileNotFoundError(
+            f"config.json's auto_map names {', '.join(missing)}, which the run folder lacks; "
+            "re-save the model with save_pretrained so its code is copied next to it."
+        )
 
 
 def _stage_full_model(run_dir: Path, staging: Path) -> None:
     shards = sorted(run_dir.glob("model-*-of-*.safetensors"))
     if not (run_dir / "model.safetensors").is_file() and not shards:
         pickled = [name for name in PICKLED_WEIGHTS if (run_dir / name).is_file()]
-        hint = (f" It holds pickled weights ({', '.join(pickled)}): load and re-save them with "
-                "`save_pretrained(..., safe_serialization=True)` first." if pickled else "")
+        hint = (
+            f" It holds pickled weights ({', '.join(pickled)}): load and re-save them with "
+            "`save_pretrained(..., safe_serialization=True)` first."
+            if pickled
+            else ""
+        )
         raise FileNotFoundError(f"{run_dir} has no model.safetensors.{hint}")
     _copy_existing(run_dir, staging, MODEL_FILES)
     for shard in shards:
@@ -217,8 +247,9 @@ def _stage_merged_adapter(run_dir: Path, staging: Path) -> None:
     try:
         merge_run(run_dir, staging)
     except ValueError as error:  # e.g. prompt learning (prefix, prompt): nothing to fold into the weights
-        raise ValueError(f"the adapter in {run_dir} cannot be merged into its base ({error}); push it with "
-                         "--adapter_only.") from error
+        raise ValueError(
+            f"the adapter in {run_dir} cannot be merged into its base ({error}); push it with --adapter_only."
+        ) from error
 
 
 def _stage_adapter(run_dir: Path, staging: Path, base_model_repo_id: str | None) -> str:
@@ -233,9 +264,11 @@ def _stage_adapter(run_dir: Path, staging: Path, base_model_repo_id: str | None)
     adapter_config = _read_json(run_dir / "adapter_config.json")
     base = base_model_repo_id or recorded_base(run_dir) or ""
     if _is_local(base):
-        raise ValueError(f"the adapter's base model is the local folder {base!r}, which nobody else can load. Push "
-                         "the base first (`transfuse push BASE_DIR --repo_id NAME`) and pass "
-                         "--base_model_repo_id NAME.")
+        raise ValueError(
+            f"the adapter's base model is the local folder {base!r}, which nobody else can load. Push "
+            "the base first (`transfuse push BASE_DIR --repo_id NAME`) and pass "
+            "--base_model_repo_id NAME."
+        )
     if base != adapter_config.get("base_model_name_or_path"):  # never the run's local `base/` folder
         adapter_config["base_model_name_or_path"] = base
         (staging / "adapter_config.json").unlink()
@@ -326,25 +359,37 @@ def peft_auto_class(peft_task_type: str | None) -> str:
 def usage_snippet(staged: StagedRun, repo_id: str, revision: str | None) -> str:
     """Python that loads the pushed repo with transformers/peft alone (transfuse not needed)."""
     remote = _read_json(staged.folder / "config.json").get("model_type") == "transfuse"
-    extra = (f", revision={revision!r}" if revision and revision != "main" else "")
+    extra = f", revision={revision!r}" if revision and revision != "main" else ""
     trust = ", trust_remote_code=True" if remote else ""
     if staged.kind == "adapter":
         peft_class = peft_auto_class(staged.peft_task_type)
         labelled = "id2label" in _read_json(staged.folder / "config.json") and staged.peft_task_type in (
-            "SEQ_CLS", "TOKEN_CLS")
+            "SEQ_CLS",
+            "TOKEN_CLS",
+        )
         # the base's own config may have another label set (e.g. a pretrained encoder): take the task's
-        config = (f"config = AutoConfig.from_pretrained({repo_id!r}{extra}{trust})  # the task's labels\n"
-                  if labelled else "")
-        labels = ",\n    num_labels=config.num_labels, id2label=config.id2label, label2id=config.label2id" \
-            if labelled else ""
-        return (f"from peft import {peft_class}\nfrom transformers import AutoConfig, AutoTokenizer\n\n{config}"
-                f"# fetches the base model {staged.base_model!r}, then puts the adapter on it\n"
-                f"model = {peft_class}.from_pretrained(\n    {repo_id!r}{extra}{trust}{labels})\n"
-                f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r}{extra})\n")
+        config = (
+            f"config = AutoConfig.from_pretrained({repo_id!r}{extra}{trust})  # the task's labels\n"
+            if labelled
+            else ""
+        )
+        labels = (
+            ",\n    num_labels=config.num_labels, id2label=config.id2label, label2id=config.label2id"
+            if labelled
+            else ""
+        )
+        return (
+            f"from peft import {peft_class}\nfrom transformers import AutoConfig, AutoTokenizer\n\n{config}"
+            f"# fetches the base model {staged.base_model!r}, then puts the adapter on it\n"
+            f"model = {peft_class}.from_pretrained(\n    {repo_id!r}{extra}{trust}{labels})\n"
+            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r}{extra})\n"
+        )
     auto_class = _auto_class(staged.folder)
-    return (f"from transformers import {auto_class}, AutoTokenizer\n\n"
-            f"model = {auto_class}.from_pretrained({repo_id!r}{extra}{trust})\n"
-            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r}{extra})\n")
+    return (
+        f"from transformers import {auto_class}, AutoTokenizer\n\n"
+        f"model = {auto_class}.from_pretrained({repo_id!r}{extra}{trust})\n"
+        f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r}{extra})\n"
+    )
 
 
 def write_hub_card(staged: StagedRun, card: ModelCard | None, args: PushArguments, metrics: dict[str, Any]) -> Path:
@@ -374,8 +419,10 @@ def write_hub_card(staged: StagedRun, card: ModelCard | None, args: PushArgument
     }[staged.kind]
     for title in ("Lineage", "How to use it"):
         body = _without_section(body, title)
-    body += (f"\n## Lineage\n\n{lineage}.\n\n## How to use it\n\n```python\n"
-             f"{usage_snippet(staged, args.repo_id, args.revision)}```\n")
+    body += (
+        f"\n## Lineage\n\n{lineage}.\n\n## How to use it\n\n```python\n"
+        f"{usage_snippet(staged, args.repo_id, args.revision)}```\n"
+    )
     path = staged.folder / "README.md"
     ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body.lstrip()}").save(path)
     return path
@@ -393,8 +440,10 @@ def push_run(args: PushArguments, token: str | None = None) -> str:
     """
     token = token or get_token()
     if token is None and not args.dry_run:
-        raise RuntimeError("No Hub token: log in with `hf auth login` or set the HF_TOKEN environment variable "
-                           "(a token with write access), then run transfuse push again.")
+        raise RuntimeError(
+            "No Hub token: log in with `hf auth login` or set the HF_TOKEN environment variable "
+            "(a token with write access), then run transfuse push again."
+        )
     with tempfile.TemporaryDirectory(prefix="transfuse-push-") as tmp:
         staged = stage_run(args, Path(tmp) / "upload")
         _scrub_folder(staged.folder, token)
@@ -405,13 +454,17 @@ def push_run(args: PushArguments, token: str | None = None) -> str:
         url = api.create_repo(args.repo_id, private=args.private, exist_ok=True)
         repo_id = url.repo_id or args.repo_id
         if args.private and not api.model_info(repo_id).private:
-            raise RuntimeError(f"--private: {repo_id} already exists and is public; nothing was pushed. Make it "
-                               "private on the Hub first, or push to a new repo.")
+            raise RuntimeError(
+                f"--private: {repo_id} already exists and is public; nothing was pushed. Make it "
+                "private on the Hub first, or push to a new repo."
+            )
         if args.revision and args.revision != "main":
             api.create_branch(repo_id, branch=args.revision, exist_ok=True)
         logger.info("uploading %d files of %s (%s) to %s", len(files), args.run_dir, staged.kind, repo_id)
         commit = api.upload_folder(
-            repo_id=repo_id, folder_path=staged.folder, revision=args.revision,
+            repo_id=repo_id,
+            folder_path=staged.folder,
+            revision=args.revision,
             commit_message=args.commit_message or f"Upload {staged.kind} from transfuse run {Path(args.run_dir).name}",
         )
     return commit.commit_url
@@ -446,12 +499,15 @@ def take_over_push_to_hub(training_args: Any) -> PushRequest | None:
         return None
     token = token or get_token()
     if token is None:
-        raise ValueError("--push_to_hub needs a Hub token with write access: log in with `hf auth login` or set "
-                         "HF_TOKEN (or drop --push_to_hub and run `transfuse push` later).")
+        raise ValueError(
+            "--push_to_hub needs a Hub token with write access: log in with `hf auth login` or set "
+            "HF_TOKEN (or drop --push_to_hub and run `transfuse push` later)."
+        )
     training_args.push_to_hub = False
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).resolve().name
-    return PushRequest(repo_id=repo_id, private=bool(training_args.hub_private_repo),
-                       revision=training_args.hub_revision, token=token)
+    return PushRequest(
+        repo_id=repo_id, private=bool(training_args.hub_private_repo), revision=training_args.hub_revision, token=token
+    )
 
 
 def load_from_hub(repo_id: str, revision: str | None = None, **kwargs: Any):
@@ -464,5 +520,17 @@ def load_from_hub(repo_id: str, revision: str | None = None, **kwargs: Any):
     return load_for_inference(snapshot_download(repo_id, revision=revision), **kwargs)
 
 
-__all__ = ["PushArguments", "PushRequest", "StagedRun", "known_secrets", "load_from_hub", "push_run", "redact_secrets",
-           "register_secret", "stage_run", "take_over_push_to_hub", "usage_snippet", "write_hub_card"]
+__all__ = [
+    "PushArguments",
+    "PushRequest",
+    "StagedRun",
+    "known_secrets",
+    "load_from_hub",
+    "push_run",
+    "redact_secrets",
+    "register_secret",
+    "stage_run",
+    "take_over_push_to_hub",
+    "usage_snippet",
+    "write_hub_card",
+]

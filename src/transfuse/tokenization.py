@@ -199,9 +199,7 @@ def _backend(kind: str, lowercase: bool, unk_token: str) -> Tokenizer:
         tokenizer.decoder = decoders.WordPiece()
     else:
         tokenizer = Tokenizer(models.Unigram())
-        tokenizer.normalizer = _normalizer(
-            [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
-        )
+        tokenizer.normalizer = _normalizer([normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else []))
         # Splitting on whitespace first keeps the spaces out of the offsets; Metaspace then marks word starts.
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
             [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(prepend_scheme="always")]
@@ -214,9 +212,7 @@ def _normalizer(steps: list[Normalizer]) -> Normalizer | None:
     return normalizers.Sequence(steps) if steps else None
 
 
-def _trainer(
-    kind: str, vocab_size: int, min_frequency: int, specials: dict[str, str], show_progress: bool
-) -> Trainer:
+def _trainer(kind: str, vocab_size: int, min_frequency: int, specials: dict[str, str], show_progress: bool) -> Trainer:
     tokens = [_added_token(role, token) for role, token in specials.items()]
     common = {"vocab_size": vocab_size, "special_tokens": tokens, "show_progress": show_progress}
     if kind == "bpe":

@@ -28,8 +28,9 @@ VOCAB = 96
 
 
 def _transfuse(architecture: str, **overrides):
-    config = get_preset("tiny", architecture, vocab_size=VOCAB, hidden_dropout_prob=0.0, attention_dropout=0.0,
-                        **overrides)
+    config = get_preset(
+        "tiny", architecture, vocab_size=VOCAB, hidden_dropout_prob=0.0, attention_dropout=0.0, **overrides
+    )
     if architecture == "decoder":
         return TransfuseForCausalLM(config)
     if architecture == "encoder-decoder":
@@ -44,17 +45,53 @@ BACKBONES: dict[str, Callable[[], torch.nn.Module]] = {
     # bitsandbytes' CPU 4-bit kernel packs weights with in_features % 64 == 0 and out_features % 32 == 0
     "transfuse-encoder64": lambda: _transfuse("encoder", hidden_size=64, intermediate_size=128),
     "transfuse-decoder64": lambda: _transfuse("decoder", hidden_size=64, intermediate_size=128),
-    "bert": lambda: BertModel(BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                         intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                                         attention_probs_dropout_prob=0.0)),
-    "gpt2": lambda: GPT2Model(GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                         bos_token_id=2, eos_token_id=3, pad_token_id=0, resid_pdrop=0.0,
-                                         embd_pdrop=0.0, attn_pdrop=0.0)),
-    "bart": lambda: BartModel(BartConfig(vocab_size=VOCAB, d_model=32, encoder_layers=1, decoder_layers=1,
-                                         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-                                         decoder_ffn_dim=64, max_position_embeddings=64, dropout=0.0,
-                                         attention_dropout=0.0, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-                                         decoder_start_token_id=2, forced_eos_token_id=None)),
+    "bert": lambda: BertModel(
+        BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        )
+    ),
+    "gpt2": lambda: GPT2Model(
+        GPT2Config(
+            vocab_size=VOCAB,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            n_positions=64,
+            bos_token_id=2,
+            eos_token_id=3,
+            pad_token_id=0,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+        )
+    ),
+    "bart": lambda: BartModel(
+        BartConfig(
+            vocab_size=VOCAB,
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=64,
+            dropout=0.0,
+            attention_dropout=0.0,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=3,
+            decoder_start_token_id=2,
+            forced_eos_token_id=None,
+        )
+    ),
 }
 
 HEADS = {

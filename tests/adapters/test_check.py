@@ -57,14 +57,28 @@ def _dataset(n=32):
 
 def test_adalora_budget_is_allocated_during_training(tmp_path):
     model, info = load_task_model(save_backbone("transfuse-encoder", tmp_path), "seq-cls")
-    args = AdapterArguments(adapter="adalora", adalora_total_step=8, adalora_init_r=6, adalora_target_r=2,
-                            adalora_tinit=1, adalora_tfinal=2, adalora_delta_t=1)
+    args = AdapterArguments(
+        adapter="adalora",
+        adalora_total_step=8,
+        adalora_init_r=6,
+        adalora_target_r=2,
+        adalora_tinit=1,
+        adalora_tfinal=2,
+        adalora_delta_t=1,
+    )
     model = apply_adapter(model, args, new_module_names(info, model))
     callbacks = adapter_callbacks(args)
     assert [type(c) for c in callbacks] == [AdaLoraCallback, AdapterCheckCallback]
-    training = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=8, per_device_train_batch_size=8,
-                                 learning_rate=1e-2, report_to=[], save_strategy="no", use_cpu=True,
-                                 disable_tqdm=True)
+    training = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=8,
+        per_device_train_batch_size=8,
+        learning_rate=1e-2,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
     Trainer(model=model, args=training, train_dataset=_dataset(), callbacks=callbacks).train()
     rank_pattern = model.peft_config["default"].rank_pattern
     assert rank_pattern, "update_and_allocate never ran"
@@ -76,7 +90,14 @@ def test_adalora_step_budget_mismatch_stops_before_training(tmp_path):
     model, info = load_task_model(save_backbone("transfuse-encoder", tmp_path), "seq-cls")
     args = AdapterArguments(adapter="adalora", adalora_total_step=50)
     model = apply_adapter(model, args, new_module_names(info, model))
-    training = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=4, per_device_train_batch_size=8,
-                                 report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True)
+    training = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=4,
+        per_device_train_batch_size=8,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
     with pytest.raises(ValueError, match="--adalora_total_step 4"):
         Trainer(model=model, args=training, train_dataset=_dataset(), callbacks=adapter_callbacks(args)).train()

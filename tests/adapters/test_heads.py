@@ -19,14 +19,17 @@ def backbones(tmp_path_factory):
     return tmp_path_factory.mktemp("backbones")
 
 
-@pytest.mark.parametrize("backbone,head,expected", [
-    ("transfuse-encoder", "seq-cls", ["classifier", "dense"]),
-    ("transfuse-encoder", "qa", ["qa_outputs"]),
-    ("bert", "seq-cls", ["classifier"]),  # the pooler is pretrained
-    ("bart", "seq-cls", ["classification_head"]),  # the outermost all-new module, whatever it is called
-    ("gpt2", "seq-cls", ["score"]),
-    ("gpt2", "causal-lm", []),  # the LM head is tied to the pretrained embeddings
-])
+@pytest.mark.parametrize(
+    "backbone,head,expected",
+    [
+        ("transfuse-encoder", "seq-cls", ["classifier", "dense"]),
+        ("transfuse-encoder", "qa", ["qa_outputs"]),
+        ("bert", "seq-cls", ["classifier"]),  # the pooler is pretrained
+        ("bart", "seq-cls", ["classification_head"]),  # the outermost all-new module, whatever it is called
+        ("gpt2", "seq-cls", ["score"]),
+        ("gpt2", "causal-lm", []),  # the LM head is tied to the pretrained embeddings
+    ],
+)
 def test_new_modules_from_the_loading_report(backbone, head, expected, backbones):
     model, info = load_task_model(save_backbone(backbone, backbones), head)
     assert new_module_names(info, model) == expected
@@ -38,7 +41,8 @@ def test_partly_new_module_and_mismatched_head(tmp_path):
     model.save_pretrained(tmp_path / "two")
     # a checkpoint with another label count: the classifier is re-initialised, the dense pooler is kept
     reloaded, info = AutoModelForSequenceClassification.from_pretrained(
-        tmp_path / "two", num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True)
+        tmp_path / "two", num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True
+    )
     assert new_module_names(info, reloaded) == ["classifier"]
     # one missing parameter inside a partly pretrained module names that module only
     assert new_module_names(["model.encoder.layers.0.fc1.bias"], reloaded) == ["model.encoder.layers.0.fc1"]
@@ -56,8 +60,9 @@ def test_heads_with_unusual_names_are_trained_and_saved(tmp_path):
 
 
 def test_overmatched_suffix_is_reported():
-    bert = BertModel(BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                intermediate_size=32))
+    bert = BertModel(
+        BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     assert "encoder.layer.0.attention.output.dense" in overmatched_modules(bert, ["pooler.dense", "dense"])
 
 
@@ -73,5 +78,6 @@ def test_heads_and_output_layer_kept_in_float_even_with_a_user_skip_list(backbon
     assert "fc1" in skip and "(?:classifier)" in skip and "(?:dense)" in skip
     # an exact pattern: BERT's attention.output.dense must still be quantized
     from transformers.quantizers.quantizers_utils import should_convert_module
+
     assert not should_convert_module("dense", skip)
     assert should_convert_module("bert.encoder.layer.0.attention.output.dense", skip)

@@ -24,18 +24,39 @@ from transfuse.adapters import (
 from .builders import load_task_model, output_tensor, sample_inputs, save_backbone
 
 MODULE_METHODS = ["lora", "dora", "rslora", "ia3", "adalora", "loha", "lokr", "vera"]
-METHOD_KWARGS = {"adalora": {"adalora_total_step": 10, "adalora_init_r": 4, "adalora_target_r": 2},
-                 "vera": {"vera_r": 16}, "prompt": {"num_virtual_tokens": 3}}
-TRANSFUSE_HEADS = [("transfuse-encoder", "seq-cls"), ("transfuse-encoder", "token-cls"), ("transfuse-encoder", "qa"),
-                   ("transfuse-decoder", "seq-cls"), ("transfuse-decoder", "causal-lm"),
-                   ("transfuse-seq2seq", "seq-cls"), ("transfuse-seq2seq", "seq2seq-lm")]
-HF_HEADS = [("bert", "seq-cls"), ("gpt2", "seq-cls"), ("gpt2", "causal-lm"), ("bart", "seq-cls"),
-            ("bart", "seq2seq-lm")]
+METHOD_KWARGS = {
+    "adalora": {"adalora_total_step": 10, "adalora_init_r": 4, "adalora_target_r": 2},
+    "vera": {"vera_r": 16},
+    "prompt": {"num_virtual_tokens": 3},
+}
+TRANSFUSE_HEADS = [
+    ("transfuse-encoder", "seq-cls"),
+    ("transfuse-encoder", "token-cls"),
+    ("transfuse-encoder", "qa"),
+    ("transfuse-decoder", "seq-cls"),
+    ("transfuse-decoder", "causal-lm"),
+    ("transfuse-seq2seq", "seq-cls"),
+    ("transfuse-seq2seq", "seq2seq-lm"),
+]
+HF_HEADS = [
+    ("bert", "seq-cls"),
+    ("gpt2", "seq-cls"),
+    ("gpt2", "causal-lm"),
+    ("bart", "seq-cls"),
+    ("bart", "seq2seq-lm"),
+]
 # LoHa/LoKr cannot wrap GPT-2's Conv1D (refused, see test_refusals.py); prompt tuning supports sequence-level heads
 # and seq2seq (BART's classification head takes no inputs_embeds).
 UNSUPPORTED = {("loha", "gpt2"), ("lokr", "gpt2")}
-PROMPT_HEADS = [("transfuse-encoder", "seq-cls"), ("transfuse-decoder", "seq-cls"), ("transfuse-seq2seq", "seq-cls"),
-                ("transfuse-seq2seq", "seq2seq-lm"), ("bert", "seq-cls"), ("gpt2", "seq-cls"), ("bart", "seq2seq-lm")]
+PROMPT_HEADS = [
+    ("transfuse-encoder", "seq-cls"),
+    ("transfuse-decoder", "seq-cls"),
+    ("transfuse-seq2seq", "seq-cls"),
+    ("transfuse-seq2seq", "seq2seq-lm"),
+    ("bert", "seq-cls"),
+    ("gpt2", "seq-cls"),
+    ("bart", "seq2seq-lm"),
+]
 
 TEST_CASES = [
     (f"{method}-{backbone}-{head}", backbone, head, method, METHOD_KWARGS.get(method, {}))

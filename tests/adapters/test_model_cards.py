@@ -22,8 +22,15 @@ def test_card_names_a_local_base_its_license_data_and_pipeline(tmp_path):
     (base / "README.md").write_text("---\nlicense: apache-2.0\n---\n# a base\n")
     run = tmp_path / "tagger"
     run.mkdir()
-    write_model_card(run, task_type="token-classification", metrics={"f1": 0.5}, command="transfuse train ner",
-                     dataset_name="conll/validation.txt", train_dataset="conll/train.txt", base_model=str(base))
+    write_model_card(
+        run,
+        task_type="token-classification",
+        metrics={"f1": 0.5},
+        command="transfuse train ner",
+        dataset_name="conll/validation.txt",
+        train_dataset="conll/train.txt",
+        base_model=str(base),
+    )
     data, text = _card(run / "README.md")
     assert data.base_model == str(base.resolve()) and data.license == "apache-2.0"
     assert data.datasets == ["conll/train.txt"] and data.pipeline_tag == "token-classification"
@@ -32,8 +39,14 @@ def test_card_names_a_local_base_its_license_data_and_pipeline(tmp_path):
 
 
 def test_pretraining_card_says_pretrained(tmp_path):
-    write_model_card(tmp_path, task_type="fill-mask", metrics={"perplexity": 40.0}, command="transfuse pretrain",
-                     dataset_name="wiki.txt", pretrained=True)
+    write_model_card(
+        tmp_path,
+        task_type="fill-mask",
+        metrics={"perplexity": 40.0},
+        command="transfuse pretrain",
+        dataset_name="wiki.txt",
+        pretrained=True,
+    )
     data, text = _card(tmp_path / "README.md")
     assert "pretrained on wiki.txt from scratch" in text and "fine-tuned" not in text
     assert "unmasker = pipeline('fill-mask'" in text and data.datasets == ["wiki.txt"]
@@ -46,9 +59,16 @@ def test_merged_card_is_a_plain_transformers_model_with_its_lineage(tmp_path):
     model(**sample_inputs("seq-cls", model)).loss.backward()
     run = tmp_path / "run"
     save_for_inference(model, run, AdapterArguments(adapter="lora"))
-    write_model_card(run, task_type="text-classification", metrics={"accuracy": 0.9}, command="transfuse train",
-                     dataset_name="sst2/validation.jsonl", train_dataset="sst2/train.jsonl", base_model=str(base),
-                     adapter="lora")
+    write_model_card(
+        run,
+        task_type="text-classification",
+        metrics={"accuracy": 0.9},
+        command="transfuse train",
+        dataset_name="sst2/validation.jsonl",
+        train_dataset="sst2/train.jsonl",
+        base_model=str(base),
+        adapter="lora",
+    )
     assert _card(run / "README.md")[0].library_name == "peft"
     out = tmp_path / "merged"
     with torch.no_grad():

@@ -42,8 +42,10 @@ def _train_task_run(base_path, head, num_labels, rank, run_dir, seed):
 @pytest.mark.parametrize("backbone", ["transfuse-encoder", "bert"])
 def test_switching_tasks_matches_each_task_alone(backbone, tmp_path):
     base = save_backbone(backbone, tmp_path)
-    runs = {name: _train_task_run(base, head, n, r, tmp_path / name, seed)
-            for seed, (name, (head, n, r)) in enumerate(TASKS.items())}
+    runs = {
+        name: _train_task_run(base, head, n, r, tmp_path / name, seed)
+        for seed, (name, (head, n, r)) in enumerate(TASKS.items())
+    }
     inputs = {k: v for k, v in sample_inputs("seq-cls", None, seed=7).items() if k != "labels"}
     with torch.no_grad():
         alone = {name: load_for_inference(run)(**inputs).logits for name, run in runs.items()}

@@ -32,8 +32,9 @@ pytest.importorskip("bitsandbytes")
 def _load_quantized(path, head, args):
     auto_class, kwargs = HEADS[head]
     torch.manual_seed(1)
-    model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs,
-                                             **quantization_kwargs(args, auto_class, str(path), **kwargs))
+    model, info = auto_class.from_pretrained(
+        path, output_loading_info=True, **kwargs, **quantization_kwargs(args, auto_class, str(path), **kwargs)
+    )
     return model, new_module_names(info, model)
 
 
@@ -88,7 +89,8 @@ def test_qlora_causal_lm_keeps_output_layer_float(tmp_path):
 
 def test_missing_bitsandbytes_says_what_to_do(monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "bitsandbytes" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real_find_spec(name, *a)
+    )
     with pytest.raises(RuntimeError, match="pip install"):
         require_bitsandbytes("4bit")

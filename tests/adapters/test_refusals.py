@@ -21,19 +21,22 @@ def backbones(tmp_path_factory):
     return tmp_path_factory.mktemp("backbones")
 
 
-@pytest.mark.parametrize("backbone,head,method,reason", [
-    ("transfuse-encoder", "seq-cls", "prefix", "cache="),
-    ("transfuse-decoder", "causal-lm", "prefix", "cache="),
-    ("gpt2", "causal-lm", "prefix", "generate"),
-    ("bart", "seq2seq-lm", "prefix", "generate"),
-    ("bert", "seq-cls", "prefix", "renamed to `cache`"),
-    ("gpt2", "causal-lm", "prompt", "drops the virtual tokens"),
-    ("transfuse-decoder", "causal-lm", "prompt", "drops the virtual tokens"),
-    ("transfuse-encoder", "token-cls", "prompt", "shifts every per-token output"),
-    ("bert", "qa", "prompt", "shifts every per-token output"),
-    ("gpt2", "seq-cls", "loha", "Conv1D"),
-    ("gpt2", "causal-lm", "lokr", "Conv1D"),
-])
+@pytest.mark.parametrize(
+    "backbone,head,method,reason",
+    [
+        ("transfuse-encoder", "seq-cls", "prefix", "cache="),
+        ("transfuse-decoder", "causal-lm", "prefix", "cache="),
+        ("gpt2", "causal-lm", "prefix", "generate"),
+        ("bart", "seq2seq-lm", "prefix", "generate"),
+        ("bert", "seq-cls", "prefix", "renamed to `cache`"),
+        ("gpt2", "causal-lm", "prompt", "drops the virtual tokens"),
+        ("transfuse-decoder", "causal-lm", "prompt", "drops the virtual tokens"),
+        ("transfuse-encoder", "token-cls", "prompt", "shifts every per-token output"),
+        ("bert", "qa", "prompt", "shifts every per-token output"),
+        ("gpt2", "seq-cls", "loha", "Conv1D"),
+        ("gpt2", "causal-lm", "lokr", "Conv1D"),
+    ],
+)
 def test_refused_before_training(backbone, head, method, reason, backbones):
     model, info = load_task_model(save_backbone(backbone, backbones), head)
     with pytest.raises(ValueError, match=reason) as error:
@@ -43,8 +46,9 @@ def test_refused_before_training(backbone, head, method, reason, backbones):
 
 def _tiny_gpt2() -> GPT2LMHeadModel:
     torch.manual_seed(0)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=2, n_positions=32,
-                                      bos_token_id=2, eos_token_id=3)).eval()
+    return GPT2LMHeadModel(
+        GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=2, n_positions=32, bos_token_id=2, eos_token_id=3)
+    ).eval()
 
 
 def _generate_vs_forward(peft_model) -> list[float]:
@@ -54,8 +58,16 @@ def _generate_vs_forward(peft_model) -> list[float]:
             if "prompt_encoder" in name:
                 p.normal_(0, 3)  # a prompt large enough to matter
         x = torch.randint(5, 64, (1, 6), generator=torch.Generator().manual_seed(0))
-        out = peft_model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=3, do_sample=False,
-                                  output_scores=True, return_dict_in_generate=True, pad_token_id=0, eos_token_id=None)
+        out = peft_model.generate(
+            input_ids=x,
+            attention_mask=torch.ones_like(x),
+            max_new_tokens=3,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=0,
+            eos_token_id=None,
+        )
         gaps = []
         for step, scores in enumerate(out.scores):
             prefix = out.sequences[:, : 6 + step]

@@ -132,9 +132,7 @@ def test_yaml_config_with_overriding_flags(tmp_path):
         )
     )
     args = parse_arguments(ClassificationTask, [str(config), "--learning_rate", "2e-3", "--max_steps", "1"])
-    assert (
-        args.training.learning_rate == 2e-3 and args.training.max_steps == 1 and args.model.preset == "tiny"
-    )
+    assert args.training.learning_rate == 2e-3 and args.training.max_steps == 1 and args.model.preset == "tiny"
     assert main(["train", "classification", str(config), "--max_steps", "1"]) == 0
     metrics = json.loads((tmp_path / "yaml_run" / "metrics.json").read_text())
     assert metrics["command"].endswith(f"{config} --max_steps 1")
@@ -148,10 +146,7 @@ def test_script_for_accelerate_launch_takes_the_same_arguments(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(REPO / "scripts" / "run_classification.py"), run_name="__main__")
     assert exit_info.value.code == 0
-    assert (
-        "run_classification.py train --train_file"
-        in json.loads((out / "metrics.json").read_text())["command"]
-    )
+    assert "run_classification.py train --train_file" in json.loads((out / "metrics.json").read_text())["command"]
 
 
 def test_demo_runs_offline_and_uses_the_trained_model(tmp_path, monkeypatch, capsys):

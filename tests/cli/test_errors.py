@@ -23,12 +23,35 @@ sys.path.insert(0, str(REPO / "tests" / "hub"))  # the run-folder builder of the
 # One invocation per command, each naming a file or folder that does not exist.
 MISSING = {
     "train": ["train", "classification", "--train_file", "missing.csv", "--output_dir", "run"],
-    "evaluate": ["evaluate", "classification", "--model_name_or_path", "MODEL_RUN", "--validation_file",
-                 "missing.csv"],
-    "predict": ["predict", "classification", "--model_name_or_path", "MODEL_RUN", "--test_file", "missing.csv",
-                "--output_file", "out.jsonl"],
-    "pretrain": ["pretrain", "--architecture", "decoder", "--preset", "tiny", "--train_files", "missing.txt",
-                 "--output_dir", "run"],
+    "evaluate": [
+        "evaluate",
+        "classification",
+        "--model_name_or_path",
+        "MODEL_RUN",
+        "--validation_file",
+        "missing.csv",
+    ],
+    "predict": [
+        "predict",
+        "classification",
+        "--model_name_or_path",
+        "MODEL_RUN",
+        "--test_file",
+        "missing.csv",
+        "--output_file",
+        "out.jsonl",
+    ],
+    "pretrain": [
+        "pretrain",
+        "--architecture",
+        "decoder",
+        "--preset",
+        "tiny",
+        "--train_files",
+        "missing.txt",
+        "--output_dir",
+        "run",
+    ],
     "tokenizer": ["tokenizer", "train", "--train_files", "missing.txt", "--output_dir", "tok"],
     "generate": ["generate", "--model_name_or_path", "./missing_run", "--prompt", "hi"],
     "merge": ["merge", "./missing_run", "--output_dir", "merged"],
@@ -112,10 +135,30 @@ def test_messages_are_folded_to_one_line(capfd):
 
 
 def test_resume_command_replaces_resume_and_overwrite_flags():
-    words = ["transfuse", "train", "classification", "--overwrite_output_dir", "--output_dir", "r",
-             "--resume_from_checkpoint", "r/checkpoint-2", "--seed", "3", "--overwrite_output_dir=true"]
-    assert errors.resume_command(words) == ["transfuse", "train", "classification", "--output_dir", "r", "--seed",
-                                            "3", "--resume_from_checkpoint", "auto"]
+    words = [
+        "transfuse",
+        "train",
+        "classification",
+        "--overwrite_output_dir",
+        "--output_dir",
+        "r",
+        "--resume_from_checkpoint",
+        "r/checkpoint-2",
+        "--seed",
+        "3",
+        "--overwrite_output_dir=true",
+    ]
+    assert errors.resume_command(words) == [
+        "transfuse",
+        "train",
+        "classification",
+        "--output_dir",
+        "r",
+        "--seed",
+        "3",
+        "--resume_from_checkpoint",
+        "auto",
+    ]
 
 
 def test_ctrl_c_during_training_names_the_checkpoint_and_the_resume_command(tmp_path, monkeypatch, capfd):
@@ -125,9 +168,30 @@ def test_ctrl_c_during_training_names_the_checkpoint_and_the_resume_command(tmp_
 
     files = demo_data_files()
     out = tmp_path / "run"
-    argv = ["train", "classification", "--train_file", files["train"], "--preset", "tiny", "--vocab_size", "300",
-            "--max_seq_length", "32", "--max_train_samples", "64", "--per_device_train_batch_size", "8",
-            "--max_steps", "4", "--save_steps", "2", "--disable_tqdm", "true", "--output_dir", str(out)]
+    argv = [
+        "train",
+        "classification",
+        "--train_file",
+        files["train"],
+        "--preset",
+        "tiny",
+        "--vocab_size",
+        "300",
+        "--max_seq_length",
+        "32",
+        "--max_train_samples",
+        "64",
+        "--per_device_train_batch_size",
+        "8",
+        "--max_steps",
+        "4",
+        "--save_steps",
+        "2",
+        "--disable_tqdm",
+        "true",
+        "--output_dir",
+        str(out),
+    ]
     original_step = Trainer.training_step
 
     def interrupted_step(self, *args, **kwargs):
@@ -182,6 +246,17 @@ def test_merge_with_its_base_gone_names_the_path_and_the_flag(hub_runs, tmp_path
     assert main(["merge", str(run), "--output_dir", str(tmp_path / "merged")]) == 2
     line = _one_error_line(capfd)
     assert str(tmp_path / "moved-away" / "base") in line and "--base_model_name_or_path" in line, line
-    assert main(["merge", str(run), "--output_dir", str(tmp_path / "merged"),
-                 "--base_model_name_or_path", str(hub_runs["model"])]) == 0
+    assert (
+        main(
+            [
+                "merge",
+                str(run),
+                "--output_dir",
+                str(tmp_path / "merged"),
+                "--base_model_name_or_path",
+                str(hub_runs["model"]),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "merged" / "model.safetensors").is_file()

@@ -46,11 +46,17 @@ def test_train_help_is_grouped_and_names_the_command(help_cache, capsys):
     text = _help(capsys, "train", "classification", "--help")
     assert text.startswith("usage: transfuse train classification [CONFIG.yaml|CONFIG.json]")
     headings = [line for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
-    assert [h.split()[0].rstrip(":") for h in headings] == ["options", "model", "data", "adapter", "output",
-                                                              "training"]
+    assert [h.split()[0].rstrip(":") for h in headings] == [
+        "options",
+        "model",
+        "data",
+        "adapter",
+        "output",
+        "training",
+    ]
     assert "(default: None)" not in text and "(default: False)" not in text
     assert not [line for line in text.splitlines() if line.lower().count("default") > 1]  # each default once
-    resume = text[text.index("--resume_from_checkpoint"):].split("\n  --")[0]
+    resume = text[text.index("--resume_from_checkpoint") :].split("\n  --")[0]
     assert "auto" in resume
     assert "--adam_beta1" in text  # the rarer TrainingArguments options are still named
     assert len(text.splitlines()) < 300
@@ -121,15 +127,39 @@ def _minilm() -> str:
 
 def test_a_tiny_lora_run_prints_no_third_party_noise(tmp_path):
     files = demo_data_files()
-    argv = ["train", "classification", "--model_name_or_path", _minilm(), "--adapter", "lora", "--train_file",
-            files["train"], "--validation_file", files["validation"], "--max_train_samples", "32",
-            "--max_eval_samples", "16", "--max_steps", "2", "--per_device_train_batch_size", "8",
-            "--max_seq_length", "32", "--save_strategy", "no", "--disable_tqdm", "true", "--output_dir",
-            str(tmp_path / "run")]
+    argv = [
+        "train",
+        "classification",
+        "--model_name_or_path",
+        _minilm(),
+        "--adapter",
+        "lora",
+        "--train_file",
+        files["train"],
+        "--validation_file",
+        files["validation"],
+        "--max_train_samples",
+        "32",
+        "--max_eval_samples",
+        "16",
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--max_seq_length",
+        "32",
+        "--save_strategy",
+        "no",
+        "--disable_tqdm",
+        "true",
+        "--output_dir",
+        str(tmp_path / "run"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1", "TRANSFUSE_CACHE": str(tmp_path)}
     env.pop("PYTHONWARNINGS", None)
-    result = subprocess.run([sys.executable, "-m", "transfuse.cli.main", *argv], capture_output=True, env=env,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "transfuse.cli.main", *argv], capture_output=True, env=env, timeout=300
+    )
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     for noise in NOISE:

@@ -21,8 +21,18 @@ from transfuse.training import parse_arguments, workflow
 from transfuse.training.task_settings import TASK_SETTINGS_FILE
 
 WORDS = {"pos": ["good", "great", "fine", "nice"], "neg": ["bad", "awful", "dull", "weak"]}
-QUICK = ["--max_steps", "2", "--per_device_train_batch_size", "8", "--save_strategy", "no", "--disable_tqdm", "true",
-         "--logging_steps", "1"]
+QUICK = [
+    "--max_steps",
+    "2",
+    "--per_device_train_batch_size",
+    "8",
+    "--save_strategy",
+    "no",
+    "--disable_tqdm",
+    "true",
+    "--logging_steps",
+    "1",
+]
 
 
 def _pairs(path: Path, n: int, seed: int, with_pair: bool = True) -> str:
@@ -42,9 +52,27 @@ def _pairs(path: Path, n: int, seed: int, with_pair: bool = True) -> str:
 def pair_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pairs")
     run = folder / "run"
-    code = main(["train", "classification", "--train_file", _pairs(folder / "train.jsonl", 24, 0),
-                 "--text_column", "text_a", "--text_pair_column", "text_b", "--preset", "tiny", "--vocab_size", "300",
-                 "--max_seq_length", "24", *QUICK, "--output_dir", str(run)])
+    code = main(
+        [
+            "train",
+            "classification",
+            "--train_file",
+            _pairs(folder / "train.jsonl", 24, 0),
+            "--text_column",
+            "text_a",
+            "--text_pair_column",
+            "text_b",
+            "--preset",
+            "tiny",
+            "--vocab_size",
+            "300",
+            "--max_seq_length",
+            "24",
+            *QUICK,
+            "--output_dir",
+            str(run),
+        ]
+    )
     assert code == 0
     return run
 
@@ -58,12 +86,27 @@ def test_train_saves_the_task_options(pair_run):
 
 def test_evaluate_and_predict_reuse_the_runs_columns(pair_run, tmp_path, capsys):
     validation = _pairs(tmp_path / "validation.jsonl", 8, 1)
-    assert main(["evaluate", "classification", "--model_name_or_path", str(pair_run),
-                 "--validation_file", validation]) == 0
+    assert (
+        main(["evaluate", "classification", "--model_name_or_path", str(pair_run), "--validation_file", validation])
+        == 0
+    )
     assert "accuracy:" in capsys.readouterr().out
     out = tmp_path / "predictions.jsonl"
-    assert main(["predict", "classification", "--model_name_or_path", str(pair_run), "--test_file", validation,
-                 "--output_file", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "classification",
+                "--model_name_or_path",
+                str(pair_run),
+                "--test_file",
+                validation,
+                "--output_file",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(out.read_text().splitlines()) == 8
 
 
@@ -96,15 +139,42 @@ def test_columns_are_checked_before_the_model_is_loaded(pair_run, tmp_path, monk
 def test_adapter_run_loads_anywhere_and_a_moved_base_is_named(tmp_path, monkeypatch, capsys):
     texts = [f"the film was {w}" for ws in WORDS.values() for w in ws]
     tokenizer = train_tokenizer(texts, kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False)
-    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=64,
-                         pad_token_id=tokenizer.pad_token_id)).save_pretrained(tmp_path / "bert")
+    BertModel(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    ).save_pretrained(tmp_path / "bert")
     tokenizer.save_pretrained(tmp_path / "bert")
     data = _pairs(tmp_path / "train.jsonl", 16, 0, with_pair=False)
     monkeypatch.chdir(tmp_path)  # the base and the run given by relative paths
-    assert main(["train", "classification", "--train_file", "train.jsonl", "--text_column", "text_a",
-                 "--model_name_or_path", "bert", "--adapter", "lora", "--lora_r", "4", *QUICK,
-                 "--output_dir", "lora"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "classification",
+                "--train_file",
+                "train.jsonl",
+                "--text_column",
+                "text_a",
+                "--model_name_or_path",
+                "bert",
+                "--adapter",
+                "lora",
+                "--lora_r",
+                "4",
+                *QUICK,
+                "--output_dir",
+                "lora",
+            ]
+        )
+        == 0
+    )
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     run = str(tmp_path / "lora")

@@ -48,8 +48,11 @@ def test_bert_style_tokenizers_lend_cls_and_sep_as_bos_and_eos(tmp_path):
 
 def test_the_position_check_names_the_flag_and_the_fix():
     builder.check_positions(get_preset("tiny"), 64, "--block_size")
-    with pytest.raises(ValueError, match=r"--block_size 65 is longer than the model's 64 positions; lower "
-                                         r"--block_size, .* max_position_embeddings=65"):
+    with pytest.raises(
+        ValueError,
+        match=r"--block_size 65 is longer than the model's 64 positions; lower "
+        r"--block_size, .* max_position_embeddings=65",
+    ):
         builder.check_positions(get_preset("tiny"), 65, "--block_size")
     builder.check_positions(get_preset("tiny", position_embedding_type="rotary"), 10_000, "--block_size")
     assert builder.max_positions(BertConfig(max_position_embeddings=16)) == 16

@@ -32,9 +32,7 @@ def test_every_local_format_loads_the_same_rows(tmp_path, suffix):
 def test_missing_file_and_unknown_extension_name_the_flag(tmp_path):
     with pytest.raises(FileNotFoundError, match="--validation_file .*nope.jsonl.*no such file"):
         load_file(tmp_path / "nope.jsonl", "--validation_file")
-    with pytest.raises(
-        ValueError, match="--train_file 'data.xlsx' has an unsupported extension; use one of .csv"
-    ):
+    with pytest.raises(ValueError, match="--train_file 'data.xlsx' has an unsupported extension; use one of .csv"):
         check_file_format("data.xlsx", "--train_file")
 
 
@@ -51,9 +49,7 @@ def test_unparsable_json_line_is_located_or_skipped(tmp_path):
 def test_csv_row_with_extra_fields_is_located_or_skipped(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text("text,label\na,1\nb,0,surprise\nc,1\n")
-    with pytest.raises(
-        DataValidationError, match=r"train.csv, line 3: .*expected 2 fields as in the header, saw 3"
-    ):
+    with pytest.raises(DataValidationError, match=r"train.csv, line 3: .*expected 2 fields as in the header, saw 3"):
         load_file(path, "--train_file", cache_dir=str(tmp_path / "cache"))
     split = load_file(path, "--train_file", skip_bad_rows=True, cache_dir=str(tmp_path / "cache"))
     assert split.examples["text"] == ["a", "c"] and split.skipped.skipped == 1
@@ -72,15 +68,12 @@ def test_missing_column_lists_the_existing_ones():
 def test_bad_rows_raise_with_source_row_and_column_or_are_counted():
     data = Dataset.from_dict({"text": ["a", "", "c", None], "label": [1, 0, 1, 0]})
     bad = [BadRow(1, "text", "empty text"), BadRow(3, "text", "missing text (null)")]
-    with pytest.raises(
-        DataValidationError, match=r"(?s)train.csv, row 2, column 'text': empty text.*--skip_bad_rows"
-    ):
+    with pytest.raises(DataValidationError, match=r"(?s)train.csv, row 2, column 'text': empty text.*--skip_bad_rows"):
         drop_bad_rows(data, bad, "train.csv", skip=False)
     kept, report = drop_bad_rows(data, bad, "train.csv", skip=True)
     assert kept["text"] == ["a", "c"]
     assert report.summary() == (
-        "skipped 2 of 4 rows of train.csv: 1 x empty text in column 'text'; "
-        "1 x missing text (null) in column 'text'"
+        "skipped 2 of 4 rows of train.csv: 1 x empty text in column 'text'; 1 x missing text (null) in column 'text'"
     )
 
 
@@ -97,9 +90,7 @@ def test_hub_dataset_goes_through_load_dataset(monkeypatch):
 
 
 def test_unreachable_hub_fails_fast_with_the_way_out(monkeypatch):
-    monkeypatch.setattr(
-        loading, "hub_unreachable_reason", lambda: "huggingface.co:443: Name or service not known"
-    )
+    monkeypatch.setattr(loading, "hub_unreachable_reason", lambda: "huggingface.co:443: Name or service not known")
     start = time.perf_counter()
     with pytest.raises(DataLoadingError, match="Hub is unreachable.*--train_file.*HF_DATASETS_OFFLINE=1"):
         load_splits({"train": None}, dataset_name="glue", dataset_config="sst2")

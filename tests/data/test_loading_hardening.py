@@ -48,11 +48,14 @@ def test_tsv_quotes_are_literal_unless_asked(tmp_path):
 
 
 @pytest.mark.parametrize("skip", [False, True])
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.csv", "", r"empty.csv is empty: it holds no rows"),
-    ("empty.jsonl", "\n  \n", r"empty.jsonl is empty: it holds no rows"),
-    ("header.csv", "text,label\n", r"header.csv has a header line \(text, label\) but no rows"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", "", r"empty.csv is empty: it holds no rows"),
+        ("empty.jsonl", "\n  \n", r"empty.jsonl is empty: it holds no rows"),
+        ("header.csv", "text,label\n", r"header.csv has a header line \(text, label\) but no rows"),
+    ],
+)
 def test_empty_and_header_only_files_say_so(tmp_path, name, content, message, skip):
     path = tmp_path / name
     path.write_text(content)
@@ -63,8 +66,11 @@ def test_empty_and_header_only_files_say_so(tmp_path, name, content, message, sk
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_text_in_another_encoding_names_the_line_and_the_encoding_flag(tmp_path, suffix):
     path = tmp_path / f"latin1{suffix}"
-    text = ('{"text": "plain"}\n{"text": "fine"}\n{"text": "caf\u00e9 cr\u00e8me"}\n' if suffix == ".jsonl"
-            else "text\nplain\nfine\ncaf\u00e9 cr\u00e8me\n")
+    text = (
+        '{"text": "plain"}\n{"text": "fine"}\n{"text": "caf\u00e9 cr\u00e8me"}\n'
+        if suffix == ".jsonl"
+        else "text\nplain\nfine\ncaf\u00e9 cr\u00e8me\n"
+    )
     path.write_bytes(text.encode("latin-1"))
     line = 3 if suffix == ".jsonl" else 4
     with pytest.raises(DataValidationError, match=rf"latin1{suffix}, line {line}: not valid utf-8 text.*--encoding"):

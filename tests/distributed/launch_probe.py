@@ -51,7 +51,8 @@ def _audit(event: str, args: tuple) -> None:
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         mode, flags = args[1], args[2]
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR))
+            mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)
+        )
         if writing:
             _note(args[0])
     elif event in ("os.rename", "os.replace"):
@@ -126,7 +127,13 @@ finally:
         model = trainers[0].accelerator.unwrap_model(trainers[0].model)
         state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
         _save_file(state, str(Path(record_dir, f"rank{RANK}.safetensors")))
-    Path(record_dir, f"rank{RANK}.json").write_text(json.dumps(
-        {"writes": writes, "tokenizations": [d for d in tokenizations if d.startswith("Tokenizing")],
-         "exit_code": code}))
+    Path(record_dir, f"rank{RANK}.json").write_text(
+        json.dumps(
+            {
+                "writes": writes,
+                "tokenizations": [d for d in tokenizations if d.startswith("Tokenizing")],
+                "exit_code": code,
+            }
+        )
+    )
 sys.exit(code)

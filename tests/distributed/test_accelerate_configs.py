@@ -59,8 +59,9 @@ def test_config_parses_and_resolves_to_its_launcher(name):
     assert _launcher(args) == launcher
     assert args.num_processes == processes
     # the world-size check reads the same number back from the launch command line
-    request = world_size_from_accelerate_launch(["accelerate", "launch", "--config_file", str(CONFIG_DIR / name),
-                                                 "train.py"])
+    request = world_size_from_accelerate_launch(
+        ["accelerate", "launch", "--config_file", str(CONFIG_DIR / name), "train.py"]
+    )
     assert request is not None and request.world_size == processes
 
 

@@ -37,9 +37,19 @@ def _dataset() -> Dataset:
 def _trainer(trainer_class, output_dir, **overrides) -> Trainer:
     torch.manual_seed(0)
     model = transfuse.TransfuseForSequenceClassification(transfuse.get_preset("tiny", "encoder", vocab_size=64))
-    args = TrainingArguments(output_dir=str(output_dir), max_steps=4, save_steps=2, per_device_train_batch_size=4,
-                             learning_rate=1e-3, report_to="none", use_cpu=True, seed=0, logging_steps=1,
-                             disable_tqdm=True, **overrides)
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=4,
+        save_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        logging_steps=1,
+        disable_tqdm=True,
+        **overrides,
+    )
     return trainer_class(model=model, args=args, train_dataset=_dataset())
 
 

@@ -45,13 +45,37 @@ def test_two_cpu_processes_train_the_model_one_process_trains(tmp_path):
     with FakeHub(token=TOKEN) as hub:
         hub_env = {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0"}
         ddp = subprocess.Popen(
-            [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-             "--main_process_port", "0", str(PROBE), str(ddp_record), str(SCRIPT),
-             *classification_args(ddp_dir, batch_size=4), "--push_to_hub", "true", "--hub_model_id", "tester/ddp"],
-            env=quiet_env(tmp_path / "a", **hub_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                str(BIN / "accelerate"),
+                "launch",
+                "--multi_gpu",
+                "--num_processes",
+                "2",
+                "--num_machines",
+                "1",
+                "--main_process_port",
+                "0",
+                str(PROBE),
+                str(ddp_record),
+                str(SCRIPT),
+                *classification_args(ddp_dir, batch_size=4),
+                "--push_to_hub",
+                "true",
+                "--hub_model_id",
+                "tester/ddp",
+            ],
+            env=quiet_env(tmp_path / "a", **hub_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         one = subprocess.Popen(
             [sys.executable, str(PROBE), str(one_record), str(SCRIPT), *classification_args(one_dir, batch_size=8)],
-            env=quiet_env(tmp_path / "b"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            env=quiet_env(tmp_path / "b"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         ddp_log, one_log = ddp.communicate(timeout=400)[0], one.communicate(timeout=400)[0]
         assert ddp.returncode == 0, ddp_log[-4000:]
         assert one.returncode == 0, one_log[-4000:]
@@ -105,9 +129,20 @@ def test_two_cpu_processes_train_the_model_one_process_trains(tmp_path):
 def test_a_cpu_launch_that_starts_one_process_of_two_stops_before_training(tmp_path):
     output_dir = tmp_path / "run"
     result = subprocess.run(
-        [str(BIN / "accelerate"), "launch", "--cpu", "--num_processes", "2", str(SCRIPT),
-         *classification_args(output_dir, batch_size=4)],
-        env=quiet_env(tmp_path, TRANSFUSE_TRACEBACK="0"), capture_output=True, text=True, timeout=300)
+        [
+            str(BIN / "accelerate"),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            str(SCRIPT),
+            *classification_args(output_dir, batch_size=4),
+        ],
+        env=quiet_env(tmp_path, TRANSFUSE_TRACEBACK="0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "asked for 2 processes (`accelerate launch --cpu --num_processes 2`) but 1 is running" in result.stderr
     assert "accelerate launch --multi_gpu --num_processes 2 --num_machines 1" in result.stderr

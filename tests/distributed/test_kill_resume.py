@@ -28,9 +28,13 @@ from transfuse.common.checkpointing import PARTIAL_DIR, last_complete_checkpoint
 
 def _start(record: Path, output_dir: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:
     record.mkdir()
-    return subprocess.Popen([sys.executable, str(PROBE), str(record), str(SCRIPT),
-                             *classification_args(output_dir, batch_size=8), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(PROBE), str(record), str(SCRIPT), *classification_args(output_dir, batch_size=8), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _kill_when_paused(process: subprocess.Popen, record: Path, timeout: float = 300) -> str:
@@ -66,8 +70,9 @@ def test_killed_twice_resumes_to_the_uninterrupted_result(tmp_path):
 
     # 2. resumed, then killed half-way through writing checkpoint-4
     pause_on = str(run_dir / PARTIAL_DIR / "checkpoint-4" / "optimizer.pt")
-    second = _start(tmp_path / "record-2", run_dir, {**env, "PROBE_PAUSE_ON": pause_on},
-                    "--resume_from_checkpoint", "auto")
+    second = _start(
+        tmp_path / "record-2", run_dir, {**env, "PROBE_PAUSE_ON": pause_on}, "--resume_from_checkpoint", "auto"
+    )
     assert _kill_when_paused(second, tmp_path / "record-2") == pause_on
     assert (run_dir / PARTIAL_DIR / "checkpoint-4" / "model.safetensors").is_file()  # half a checkpoint ...
     assert not (run_dir / "checkpoint-4").exists()  # ... that never looks like one
@@ -91,5 +96,4 @@ def test_killed_twice_resumes_to_the_uninterrupted_result(tmp_path):
         assert resumed_metrics[key] == reference_metrics[key], key
     assert _log_losses(run_dir / "checkpoint-4") == _log_losses(reference_dir / "checkpoint-4")
     assert not (run_dir / PARTIAL_DIR).exists()
-    assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-2",
-                                                                                              "checkpoint-4"]
+    assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]

@@ -17,30 +17,51 @@ from transfuse.distributed import (
 )
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--cpu", "--num_processes", "2", "run.py"], 2),
-    (["accelerate", "launch", "--num-processes=3", "--multi_gpu", "run.py", "--lr", "1"], 3),
-    (["python", "-m", "accelerate.commands.launch", "--num_processes", "4", "run.py"], 4),
-    (["/venv/bin/accelerate-launch", "--num_processes", "5", "run.py"], 5),
-    # a flag of the script itself, after the script name, is not the launcher's
-    (["accelerate", "launch", "--cpu", "run.py", "--num_processes", "7"], None),
-    (["torchrun", "--nproc_per_node", "2", "run.py"], None),
-    (["bash"], None),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--cpu", "--num_processes", "2", "run.py"], 2),
+        (["accelerate", "launch", "--num-processes=3", "--multi_gpu", "run.py", "--lr", "1"], 3),
+        (["python", "-m", "accelerate.commands.launch", "--num_processes", "4", "run.py"], 4),
+        (["/venv/bin/accelerate-launch", "--num_processes", "5", "run.py"], 5),
+        # a flag of the script itself, after the script name, is not the launcher's
+        (["accelerate", "launch", "--cpu", "run.py", "--num_processes", "7"], None),
+        (["torchrun", "--nproc_per_node", "2", "run.py"], None),
+        (["bash"], None),
+    ],
+)
 def test_requested_world_size_from_launch_command(argv, expected):
     request = world_size_from_accelerate_launch(argv)
     assert (request.world_size if request else None) == expected
 
 
-@pytest.mark.parametrize("launcher, expected", [
-    (["/venv/bin/python", "/venv/bin/accelerate", "launch", "--config_file", "multi_cpu.yaml", "run.py", "--lr", "1"],
-     "accelerate launch --config_file multi_cpu.yaml run.py --lr 1"),
-    (["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "run.py", "--lr", "1"],
-     "torchrun --nproc_per_node 2 run.py --lr 1"),
-    (["python", "-m", "torch.distributed.run", "--nnodes", "1", "run.py", "--lr", "1"],
-     "torchrun --nnodes 1 run.py --lr 1"),
-    (["bash"], "python run.py --lr 1"),
-])
+@pytest.mark.parametrize(
+    "launcher, expected",
+    [
+        (
+            [
+                "/venv/bin/python",
+                "/venv/bin/accelerate",
+                "launch",
+                "--config_file",
+                "multi_cpu.yaml",
+                "run.py",
+                "--lr",
+                "1",
+            ],
+            "accelerate launch --config_file multi_cpu.yaml run.py --lr 1",
+        ),
+        (
+            ["/venv/bin/python", "/venv/bin/torchrun", "--nproc_per_node", "2", "run.py", "--lr", "1"],
+            "torchrun --nproc_per_node 2 run.py --lr 1",
+        ),
+        (
+            ["python", "-m", "torch.distributed.run", "--nnodes", "1", "run.py", "--lr", "1"],
+            "torchrun --nnodes 1 run.py --lr 1",
+        ),
+        (["bash"], "python run.py --lr 1"),
+    ],
+)
 def test_the_recorded_command_names_its_launcher(launcher, expected):
     assert with_launcher("python run.py --lr 1", launcher_argv=launcher) == expected
 
@@ -127,7 +148,9 @@ def test_qlora_loading_uses_the_per_process_device_map(monkeypatch):
     from transfuse.adapters import AdapterArguments, quantization
 
     monkeypatch.setattr(quantization, "per_process_device_map", lambda: {"": 1})  # as on rank 1 of a GPU run
-    kwargs = quantization.quantization_kwargs(AdapterArguments(adapter="lora", quantization="4bit"),
-                                              AutoModelForSequenceClassification,
-                                              transfuse.get_preset("tiny", "encoder", vocab_size=300))
+    kwargs = quantization.quantization_kwargs(
+        AdapterArguments(adapter="lora", quantization="4bit"),
+        AutoModelForSequenceClassification,
+        transfuse.get_preset("tiny", "encoder", vocab_size=300),
+    )
     assert kwargs["device_map"] == {"": 1}

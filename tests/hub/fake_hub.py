@@ -126,8 +126,12 @@ class FakeHub:
 
     def uploaded_files(self) -> dict[str, bytes]:
         """Every file of every commit, keyed `repo@sha:path`."""
-        return {f"{repo.repo_id}@{sha}:{path}": f.content
-                for repo in self.repos.values() for sha, tree in repo.commits.items() for path, f in tree.items()}
+        return {
+            f"{repo.repo_id}@{sha}:{path}": f.content
+            for repo in self.repos.values()
+            for sha, tree in repo.commits.items()
+            for path, f in tree.items()
+        }
 
     # ------------------------------------------------------------------ request handling
 
@@ -136,15 +140,22 @@ class FakeHub:
         path, query = unquote(parts.path), parse_qs(parts.query)
         authorized = headers.get("authorization", "") == f"Bearer {self.token}"
         with self._lock:
-            self.requests.append({"method": method, "path": path, "authorized": authorized,
-                                  "headers": {k: v for k, v in headers.items() if k != "authorization"}})
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "authorized": authorized,
+                    "headers": {k: v for k, v in headers.items() if k != "authorization"},
+                }
+            )
         try:
             for pattern, handler_method, allowed in self._routes():
                 match = re.fullmatch(pattern, path)
                 if match and method in allowed:
                     with self._lock:
-                        return handler_method(method=method, authorized=authorized, body=body, query=query,
-                                              **match.groupdict())
+                        return handler_method(
+                            method=method, authorized=authorized, body=body, query=query, **match.groupdict()
+                        )
             raise HubError(404, f"no route for {method} {path}")
         except Exception as error:  # an unexpected failure must still answer, as a 500 naming the cause
             if not isinstance(error, HubError):
@@ -197,8 +208,9 @@ class FakeHub:
         if repo_id in self.repos:
             raise HubError(409, "You already created this model repo")
         initial = hashlib.sha1(f"init {repo_id}".encode()).hexdigest()
-        self.repos[repo_id] = Repo(repo_id, private=payload.get("visibility") == "private",
-                                   branches={"main": initial}, commits={initial: {}})
+        self.repos[repo_id] = Repo(
+            repo_id, private=payload.get("visibility") == "private", branches={"main": initial}, commits={initial: {}}
+        )
         return self._json({"url": f"{self.endpoint}/{repo_id}", "name": repo_id})
 
     def _validate_yaml(self, body, **_):
@@ -224,10 +236,16 @@ class FakeHub:
         answers = []
         for item in json.loads(body)["files"]:
             sample = base64.b64decode(item["sample"])
-            lfs = (item["path"].endswith(LFS_SUFFIXES) or item["size"] >= LFS_MIN_SIZE or b"\0" in sample)
+            lfs = item["path"].endswith(LFS_SUFFIXES) or item["size"] >= LFS_MIN_SIZE or b"\0" in sample
             existing = tree.get(item["path"])
-            answers.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
-                            "oid": existing.oid if existing else None})
+            answers.append(
+                {
+                    "path": item["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": existing.oid if existing else None,
+                }
+            )
         return self._json({"files": answers})
 
     def _lfs_batch(self, repo, authorized, body, **_):
@@ -236,8 +254,10 @@ class FakeHub:
         for obj in json.loads(body)["objects"]:
             entry = {"oid": obj["oid"], "size": obj["size"]}
             if obj["oid"] not in self.lfs_objects:
-                entry["actions"] = {"upload": {"href": f"{self.endpoint}/lfs-objects/{obj['oid']}"},
-                                    "verify": {"href": f"{self.endpoint}/lfs-verify"}}
+                entry["actions"] = {
+                    "upload": {"href": f"{self.endpoint}/lfs-objects/{obj['oid']}"},
+                    "verify": {"href": f"{self.endpoint}/lfs-verify"},
+                }
             objects.append(entry)
         return self._json({"transfer": "basic", "objects": objects})
 
@@ -280,16 +300,35 @@ class FakeHub:
         sha = hashlib.sha1(parent.encode() + body).hexdigest()
         found.commits[sha] = tree
         found.branches[unquote(revision)] = sha
-        return self._json({"success": True, "commitOid": sha, "commitUrl": f"{self.endpoint}/{repo}/commit/{sha}",
-                           "pullRequestUrl": None})
+        return self._json(
+            {
+                "success": True,
+                "commitOid": sha,
+                "commitUrl": f"{self.endpoint}/{repo}/commit/{sha}",
+                "pullRequestUrl": None,
+            }
+        )
 
     def _info(self, repo, authorized, revision=None, **_):
         found = self._repo(repo, authorized)
         sha = self._commit_of(found, revision or "main")
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-        return self._json({"id": repo, "modelId": repo, "sha": sha, "private": found.private, "disabled": False,
-                           "gated": False, "tags": [], "downloads": 0, "likes": 0, "createdAt": now,
-                           "lastModified": now, "siblings": [{"rfilename": p} for p in sorted(found.commits[sha])]})
+        return self._json(
+            {
+                "id": repo,
+                "modelId": repo,
+                "sha": sha,
+                "private": found.private,
+                "disabled": False,
+                "gated": False,
+                "tags": [],
+                "downloads": 0,
+                "likes": 0,
+                "createdAt": now,
+                "lastModified": now,
+                "siblings": [{"rfilename": p} for p in sorted(found.commits[sha])],
+            }
+        )
 
     def _tree(self, repo, revision, authorized, query, prefix=None, **_):
         found = self._repo(repo, authorized)
@@ -318,8 +357,12 @@ class FakeHub:
         stored = found.commits[sha].get(filename)
         if stored is None:
             raise HubError(404, f"{filename} does not exist at {revision}", "EntryNotFound")
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{stored.oid}"', "Content-Type": "application/octet-stream",
-                   "Last-Modified": formatdate(usegmt=True)}
+        headers = {
+            "X-Repo-Commit": sha,
+            "ETag": f'"{stored.oid}"',
+            "Content-Type": "application/octet-stream",
+            "Last-Modified": formatdate(usegmt=True),
+        }
         if stored.lfs:
             headers.update({"X-Linked-Etag": f'"{stored.sha256}"', "X-Linked-Size": str(len(stored.content))})
         return 200, headers, stored.content

@@ -35,8 +35,15 @@ def _finish_run_folder(output_dir: Path, *, adapter: str | None, base_model: str
     command = f"transfuse train classification --train_file train.jsonl --hub_token {TOKEN} --output_dir {output_dir}"
     metrics = {"accuracy": 0.75, "f1_macro": 0.7}
     write_metrics(output_dir, {"task": "classification", "command": command, "eval": metrics})
-    write_model_card(output_dir, task_type="text-classification", metrics=metrics, command=command,
-                     dataset_name=str(output_dir / "validation.jsonl"), base_model=base_model, adapter=adapter)
+    write_model_card(
+        output_dir,
+        task_type="text-classification",
+        metrics=metrics,
+        command=command,
+        dataset_name=str(output_dir / "validation.jsonl"),
+        base_model=base_model,
+        adapter=adapter,
+    )
     (output_dir / "training_args.bin").write_bytes(b"pickled TrainingArguments, never uploaded")
     (output_dir / "checkpoint-4").mkdir()
     (output_dir / "checkpoint-4" / "optimizer.pt").write_bytes(b"never uploaded")
@@ -51,10 +58,17 @@ def build_hub_runs(root: Path) -> dict[str, Path]:
     from transfuse.tokenization import train_tokenizer
 
     torch.manual_seed(0)
-    tokenizer = train_tokenizer([f"word{i} text number {i % 7}" for i in range(200)], vocab_size=300,
-                                show_progress=False)
-    config = transfuse.get_preset("tiny", "encoder", vocab_size=len(tokenizer), num_labels=3,
-                                  id2label={0: "neg", 1: "neu", 2: "pos"}, label2id={"neg": 0, "neu": 1, "pos": 2})
+    tokenizer = train_tokenizer(
+        [f"word{i} text number {i % 7}" for i in range(200)], vocab_size=300, show_progress=False
+    )
+    config = transfuse.get_preset(
+        "tiny",
+        "encoder",
+        vocab_size=len(tokenizer),
+        num_labels=3,
+        id2label={0: "neg", 1: "neu", 2: "pos"},
+        label2id={"neg": 0, "neu": 1, "pos": 2},
+    )
     model = transfuse.TransfuseForSequenceClassification(config)
     _train_a_little(model)
     model_run = root / "model-run"

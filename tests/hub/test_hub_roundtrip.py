@@ -71,38 +71,59 @@ def _local_logits(runs) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         full = AutoModelForSequenceClassification.from_pretrained(runs["model"]).eval()
         adapter = load_for_inference(runs["adapter"])
-        return {"full": full(input_ids=ids, attention_mask=mask).logits,
-                "adapter": adapter(input_ids=ids, attention_mask=mask).logits}
+        return {
+            "full": full(input_ids=ids, attention_mask=mask).logits,
+            "adapter": adapter(input_ids=ids, attention_mask=mask).logits,
+        }
 
 
 def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_push_then_load_by_repo_id_without_transfuse(hub_runs, tmp_path):
     expected = _local_logits(hub_runs)
     with FakeHub(token=TOKEN) as hub:
-        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
-               "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+        env = {
+            **os.environ,
+            "HF_ENDPOINT": hub.endpoint,
+            "HF_TOKEN": TOKEN,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_OFFLINE": "0",
+            "TRANSFORMERS_OFFLINE": "0",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }
         argvs = [
             ["push", str(hub_runs["model"]), "--repo_id", "tester/tiny-classifier", "--private"],
-            ["push", str(hub_runs["adapter"]), "--repo_id", "tester/tiny-classifier-lora", "--adapter_only",
-             "--base_model_repo_id", "tester/tiny-classifier"],
+            [
+                "push",
+                str(hub_runs["adapter"]),
+                "--repo_id",
+                "tester/tiny-classifier-lora",
+                "--adapter_only",
+                "--base_model_repo_id",
+                "tester/tiny-classifier",
+            ],
             ["push", str(hub_runs["adapter"]), "--repo_id", "tester/tiny-classifier-merged", "--revision", "v1"],
         ]
         push = _run(PUSH.format(argvs=argvs), {**env, "HF_HOME": str(tmp_path / "pusher")})
         assert push.returncode == 0, push.stderr[-3000:]
         result_path = tmp_path / "loaded.json"
-        load = _run(LOAD_WITHOUT_TRANSFUSE.format(probe=PROBE_IDS, result_path=str(result_path)),
-                    {**env, "HF_HOME": str(tmp_path / "loader")})
+        load = _run(
+            LOAD_WITHOUT_TRANSFUSE.format(probe=PROBE_IDS, result_path=str(result_path)),
+            {**env, "HF_HOME": str(tmp_path / "loader")},
+        )
         unanswered = [f"{r['method']} {r['path']}" for r in hub.requests if r["path"].startswith("/api/agent")]
         assert load.returncode == 0, (load.stderr[-6000:], unanswered)
         result = json.loads(result_path.read_text())
         model_files = hub.files("tester/tiny-classifier")
         adapter_files = hub.files("tester/tiny-classifier-lora")
-        merged_main, merged_v1 = hub.files("tester/tiny-classifier-merged"), hub.files(
-            "tester/tiny-classifier-merged", "v1")
+        merged_main, merged_v1 = (
+            hub.files("tester/tiny-classifier-merged"),
+            hub.files("tester/tiny-classifier-merged", "v1"),
+        )
         uploaded = hub.uploaded_files()
         lfs_puts = [r for r in hub.requests if r["method"] == "PUT" and r["path"].startswith("/lfs-objects/")]
 
@@ -114,8 +135,15 @@ def test_push_then_load_by_repo_id_without_transfuse(hub_runs, tmp_path):
     assert not torch.allclose(expected["adapter"], expected["full"])  # the adapter changed the model
 
     # what was uploaded: safetensors weights through LFS, the code of every head, tokenizer, card; no pickles
-    assert {"model.safetensors", "config.json", "configuration_transfuse.py", "modeling_transfuse.py",
-            "tokenizer.json", "README.md", "metrics.json"} <= set(model_files)
+    assert {
+        "model.safetensors",
+        "config.json",
+        "configuration_transfuse.py",
+        "modeling_transfuse.py",
+        "tokenizer.json",
+        "README.md",
+        "metrics.json",
+    } <= set(model_files)
     auto_map = json.loads(model_files["config.json"])["auto_map"]
     assert len(auto_map) == 8 and all(ref.split(".")[0] + ".py" in model_files for ref in auto_map.values())
     assert {"adapter_model.safetensors", "adapter_config.json", "config.json", "tokenizer.json"} <= set(adapter_files)

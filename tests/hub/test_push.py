@@ -54,12 +54,15 @@ def test_arguments_take_the_run_folder_first(hub_runs):
     assert (args.run_dir, args.repo_id, args.private, args.revision) == (str(hub_runs["model"]), "me/tiny", True, "v2")
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"repo_id": "me/bad name"}, ValueError, "--repo_id 'me/bad name' is not a Hub repo id"),
-    ({"run_dir": "/nonexistent/run"}, FileNotFoundError, "run folder '/nonexistent/run' does not exist"),
-    ({"adapter_only": True}, ValueError, "--adapter_only: .* holds a full model"),
-    ({"base_model_repo_id": "me/base"}, ValueError, "--base_model_repo_id only applies with --adapter_only"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"repo_id": "me/bad name"}, ValueError, "--repo_id 'me/bad name' is not a Hub repo id"),
+        ({"run_dir": "/nonexistent/run"}, FileNotFoundError, "run folder '/nonexistent/run' does not exist"),
+        ({"adapter_only": True}, ValueError, "--adapter_only: .* holds a full model"),
+        ({"base_model_repo_id": "me/base"}, ValueError, "--base_model_repo_id only applies with --adapter_only"),
+    ],
+)
 def test_bad_arguments_name_the_flag(hub_runs, kwargs, error, message):
     with pytest.raises(error, match=message):
         PushArguments(**{"run_dir": str(hub_runs["model"]), "repo_id": "me/tiny", **kwargs})
@@ -68,12 +71,21 @@ def test_bad_arguments_name_the_flag(hub_runs, kwargs, error, message):
 def test_full_model_stages_weights_code_tokenizer_and_a_hub_card(hub_runs, tmp_path):
     staged = stage_run(PushArguments(run_dir=str(hub_runs["model"]), repo_id="me/tiny", revision="v2"), tmp_path)
     files = {p.name for p in tmp_path.iterdir()}
-    assert files == {"README.md", "config.json", "model.safetensors", "configuration_transfuse.py",
-                     "modeling_transfuse.py", "tokenizer.json", "tokenizer_config.json", "metrics.json"}
+    assert files == {
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "configuration_transfuse.py",
+        "modeling_transfuse.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+    }
     assert staged.kind == "model" and staged.base_model is None
     card = (tmp_path / "README.md").read_text()
-    assert "AutoModelForSequenceClassification.from_pretrained('me/tiny', revision='v2', trust_remote_code=True)" \
-        in card
+    assert (
+        "AutoModelForSequenceClassification.from_pretrained('me/tiny', revision='v2', trust_remote_code=True)" in card
+    )
     assert "name: tiny" in card and "custom_code" in card and "trained from scratch" in card
     assert str(hub_runs["model"]) not in card.split("## How to use it")[1]  # no local path in the loading code
     assert "name: validation.jsonl" in card.split("---")[1]  # model-index names the data file, not its path
@@ -101,8 +113,9 @@ def test_adapter_on_a_local_base_needs_the_base_repo(hub_runs, tmp_path):
 
 
 def test_push_calls_the_hub_in_order(hub_runs, api):
-    url = push_run(PushArguments(run_dir=str(hub_runs["model"]), repo_id="me/tiny", private=True, revision="v2"),
-                   token=TOKEN)
+    url = push_run(
+        PushArguments(run_dir=str(hub_runs["model"]), repo_id="me/tiny", private=True, revision="v2"), token=TOKEN
+    )
     assert url == "https://hub.example/me/tiny/commit/abc"
     names = [name for name, _ in api.calls]
     assert names == ["create_repo", "create_branch", "upload_folder"]
@@ -155,12 +168,15 @@ def test_cli_reports_errors_without_a_traceback(capsys):
     assert "transfuse push: error: run folder '/nonexistent/run' does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("architecture, auto_class", [
-    ("BertForSequenceClassification", "AutoModelForSequenceClassification"),
-    ("BartForConditionalGeneration", "AutoModelForSeq2SeqLM"),  # also in the masked-LM mapping
-    ("GPT2LMHeadModel", "AutoModelForCausalLM"),
-    ("BertModel", "AutoModel"),
-])
+@pytest.mark.parametrize(
+    "architecture, auto_class",
+    [
+        ("BertForSequenceClassification", "AutoModelForSequenceClassification"),
+        ("BartForConditionalGeneration", "AutoModelForSeq2SeqLM"),  # also in the masked-LM mapping
+        ("GPT2LMHeadModel", "AutoModelForCausalLM"),
+        ("BertModel", "AutoModel"),
+    ],
+)
 def test_loading_code_for_models_without_remote_code(tmp_path, architecture, auto_class):
     (tmp_path / "config.json").write_text(json.dumps({"architectures": [architecture], "model_type": "bert"}))
     snippet = usage_snippet(StagedRun(tmp_path, "model", None), "me/bert", None)

@@ -26,17 +26,58 @@ sys.exit(main({argv!r}))
 
 def test_hub_token_never_reaches_the_run_folder_nor_the_output(tmp_path):
     out = tmp_path / "run"
-    argv = ["train", "classification", "--train_file", demo_data_files()["train"], "--preset", "tiny",
-            "--vocab_size", "300", "--max_seq_length", "16", "--max_steps", "2", "--max_train_samples", "32",
-            "--per_device_train_batch_size", "8", "--save_strategy", "steps", "--save_steps", "1",
-            "--logging_steps", "1", "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"),
-            "--push_to_hub", "true", "--hub_model_id", "tester/secret-run", "--hub_token", FLAG_TOKEN]
+    argv = [
+        "train",
+        "classification",
+        "--train_file",
+        demo_data_files()["train"],
+        "--preset",
+        "tiny",
+        "--vocab_size",
+        "300",
+        "--max_seq_length",
+        "16",
+        "--max_steps",
+        "2",
+        "--max_train_samples",
+        "32",
+        "--per_device_train_batch_size",
+        "8",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "1",
+        "--logging_steps",
+        "1",
+        "--output_dir",
+        str(out),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        "tester/secret-run",
+        "--hub_token",
+        FLAG_TOKEN,
+    ]
     with FakeHub(token=FLAG_TOKEN) as hub:
-        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": ENV_TOKEN, "HF_HUB_DISABLE_XET": "1",
-               "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"),
-               "TRANSFUSE_TRACEBACK": "1"}
-        run = subprocess.run([sys.executable, "-c", textwrap.dedent(TRAIN.format(argv=argv))], env=env,
-                             capture_output=True, text=True, timeout=300)
+        env = {
+            **os.environ,
+            "HF_ENDPOINT": hub.endpoint,
+            "HF_TOKEN": ENV_TOKEN,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_OFFLINE": "0",
+            "TRANSFORMERS_OFFLINE": "0",
+            "HF_HOME": str(tmp_path / "hf"),
+            "TRANSFUSE_TRACEBACK": "1",
+        }
+        run = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(TRAIN.format(argv=argv))],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         uploaded = hub.uploaded_files()
     assert "model.safetensors" in " ".join(uploaded)  # the push happened, with the flag's token

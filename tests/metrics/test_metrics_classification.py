@@ -15,15 +15,9 @@ def test_classification_hand_example(assert_plain_json) -> None:
     out = classification_metrics([0, 1, 1, 0, 2], [0, 1, 0, 0, 2], label_names=["neg", "pos", "neu"])
     assert out["accuracy"] == pytest.approx(0.8)
     assert out["f1_macro"] == pytest.approx((0.8 + 2 / 3 + 1.0) / 3)
-    assert out["per_class"]["neg"] == pytest.approx(
-        {"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3}
-    )
-    assert out["per_class"]["pos"] == pytest.approx(
-        {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1}
-    )
-    assert out["per_class"]["neu"] == pytest.approx(
-        {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
-    )
+    assert out["per_class"]["neg"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert out["per_class"]["pos"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1})
+    assert out["per_class"]["neu"] == pytest.approx({"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1})
     assert_plain_json(out)
 
 

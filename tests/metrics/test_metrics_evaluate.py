@@ -82,9 +82,7 @@ def test_add_batch_streaming_and_compute_kwargs(tmp_path: Path) -> None:
     assert set(load_metric("seqeval", cache_dir=str(tmp_path)).compute(**tags)["per_role"]) == {"A0", "V"}
 
     bleu = load_metric("sacrebleu", cache_dir=str(tmp_path))
-    out = bleu.compute(
-        predictions=["The Cat sat on the mat"], references=["the cat sat on the mat"], lowercase=True
-    )
+    out = bleu.compute(predictions=["The Cat sat on the mat"], references=["the cat sat on the mat"], lowercase=True)
     assert out["bleu"] == pytest.approx(100.0) and "chrf" not in out
 
 
@@ -113,7 +111,5 @@ def test_load_metric_names(tmp_path: Path) -> None:
 def test_config_validation_and_distributed_default(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown config_name"):
         ClassificationMetric(config_name="bleu", cache_dir=str(tmp_path))
-    distributed = ClassificationMetric(
-        cache_dir=str(tmp_path), num_process=2, process_id=0, experiment_id="t"
-    )
+    distributed = ClassificationMetric(cache_dir=str(tmp_path), num_process=2, process_id=0, experiment_id="t")
     assert not distributed.keep_in_memory

@@ -25,9 +25,7 @@ def test_hand_example_excludes_v(assert_plain_json) -> None:
     assert out["recall"] == pytest.approx(0.5)
     assert out["f1"] == pytest.approx(2 * 0.4 * 0.5 / 0.9)
     assert "V" not in out["per_role"]
-    assert out["per_role"]["A0"] == pytest.approx(
-        {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1}
-    )
+    assert out["per_role"]["A0"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1})
     assert out["per_role"]["A1"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
     assert out["per_role"]["AM-TMP"]["support"] == 1 and out["per_role"]["AM-LOC"]["support"] == 0
     assert_plain_json(out)

@@ -61,12 +61,14 @@ def runs_decoder(model: TransfusePreTrainedModel) -> bool:
     return backbone.is_seq2seq
 
 
-def assert_outputs_close(expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor], atol: float = 1e-5,
-                         what: str = "") -> None:
+def assert_outputs_close(
+    expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor], atol: float = 1e-5, what: str = ""
+) -> None:
     assert expected.keys() == actual.keys(), f"{what}: output names differ"
     for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], atol=atol, rtol=0,
-                                   msg=lambda m, name=name: f"{what} `{name}`: {m}")
+        torch.testing.assert_close(
+            actual[name], expected[name], atol=atol, rtol=0, msg=lambda m, name=name: f"{what} `{name}`: {m}"
+        )
 
 
 @dataclass
@@ -90,15 +92,22 @@ class TransfuseModelTester:
         return "left" if self.architecture == "decoder" else "right"
 
     def get_config(self, **overrides: Any) -> TransfuseConfig:
-        return get_preset("tiny", self.architecture, **{"num_labels": self.num_labels, **self.config_overrides,
-                                                        **overrides})
+        return get_preset(
+            "tiny", self.architecture, **{"num_labels": self.num_labels, **self.config_overrides, **overrides}
+        )
 
-    def ids(self, length: int, batch_size: int | None = None, generator: torch.Generator | None = None,
-            vocab_size: int | None = None) -> torch.Tensor:
+    def ids(
+        self,
+        length: int,
+        batch_size: int | None = None,
+        generator: torch.Generator | None = None,
+        vocab_size: int | None = None,
+    ) -> torch.Tensor:
         vocab_size = vocab_size or self.get_config().vocab_size
         generator = generator or torch.Generator().manual_seed(0)
-        return torch.randint(FIRST_REAL_TOKEN_ID, vocab_size, (batch_size or self.batch_size, length),
-                             generator=generator)  # (B, T)
+        return torch.randint(
+            FIRST_REAL_TOKEN_ID, vocab_size, (batch_size or self.batch_size, length), generator=generator
+        )  # (B, T)
 
     def padding_mask(self, batch_size: int, length: int, pad_rows: dict[int, int], side: str) -> torch.Tensor:
         """(B, T) mask with `pad_rows[row]` zeros on `side`."""
@@ -107,20 +116,23 @@ class TransfuseModelTester:
             if side == "left":
                 mask[row, :pads] = 0
             else:
-                mask[row, length - pads:] = 0
+                mask[row, length - pads :] = 0
         return mask
 
     def pad(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return input_ids.masked_fill(mask == 0, self.get_config().pad_token_id)
 
-    def prepare_inputs(self, model_class: type, with_labels: bool = False,
-                       vocab_size: int | None = None) -> dict[str, torch.Tensor]:
+    def prepare_inputs(
+        self, model_class: type, with_labels: bool = False, vocab_size: int | None = None
+    ) -> dict[str, torch.Tensor]:
         """A padded batch for `model_class` on this architecture; `with_labels` adds the head's targets."""
         B, T, Td = self.batch_size, self.seq_length, self.decoder_seq_length
         generator = torch.Generator().manual_seed(0)
         mask = self.padding_mask(B, T, {1: self.padding}, self.padding_side)
-        inputs = {"input_ids": self.pad(self.ids(T, generator=generator, vocab_size=vocab_size), mask),
-                  "attention_mask": mask}
+        inputs = {
+            "input_ids": self.pad(self.ids(T, generator=generator, vocab_size=vocab_size), mask),
+            "attention_mask": mask,
+        }
         seq2seq_classes = (TransfuseModel, LM_HEADS["encoder-decoder"])
         seq2seq = self.architecture == "encoder-decoder" and model_class in seq2seq_classes
         if seq2seq:
@@ -304,9 +316,11 @@ class ModelTesterMixin:
         real = inputs["attention_mask"].bool()  # (B, T)
         decoder_real = torch.ones(B, tester.decoder_seq_length, dtype=torch.bool)  # (B, Td): never padded here
         if runs_decoder(model):  # name: (layers, real queries, real keys, causal)
-            expected = {"encoder_attentions": (cfg.num_hidden_layers, real, real, False),
-                        "decoder_attentions": (cfg.num_decoder_layers, decoder_real, decoder_real, True),
-                        "cross_attentions": (cfg.num_decoder_layers, decoder_real, real, False)}
+            expected = {
+                "encoder_attentions": (cfg.num_hidden_layers, real, real, False),
+                "decoder_attentions": (cfg.num_decoder_layers, decoder_real, decoder_real, True),
+                "cross_attentions": (cfg.num_decoder_layers, decoder_real, real, False),
+            }
         else:
             expected = {"attentions": (cfg.num_hidden_layers, real, real, cfg.architecture == "decoder")}
         for name, (layers, real_queries, real_keys, causal) in expected.items():
@@ -330,8 +344,10 @@ class ModelTesterMixin:
         cfg, B, C = model.config, tester.batch_size, model.config.hidden_size
         T, Td = tester.seq_length, tester.decoder_seq_length
         if runs_decoder(model):  # name: (layers, length, the output it must end with)
-            expected = {"encoder_hidden_states": (cfg.num_hidden_layers, T, "encoder_last_hidden_state"),
-                        "decoder_hidden_states": (cfg.num_decoder_layers, Td, "last_hidden_state")}
+            expected = {
+                "encoder_hidden_states": (cfg.num_hidden_layers, T, "encoder_last_hidden_state"),
+                "decoder_hidden_states": (cfg.num_decoder_layers, Td, "last_hidden_state"),
+            }
         else:
             expected = {"hidden_states": (cfg.num_hidden_layers, T, "last_hidden_state")}
         for name, (layers, length, final_name) in expected.items():
@@ -348,8 +364,9 @@ class ModelTesterMixin:
         with_embeds = dict(with_ids)
         with_embeds["inputs_embeds"] = model.get_input_embeddings()(with_embeds.pop("input_ids"))  # (B, T, C)
         with torch.no_grad():
-            assert_outputs_close(main_outputs(model(**with_ids)), main_outputs(model(**with_embeds)),
-                                 what="inputs_embeds vs input_ids")
+            assert_outputs_close(
+                main_outputs(model(**with_ids)), main_outputs(model(**with_embeds)), what="inputs_embeds vs input_ids"
+            )
 
     # ---- structure ------------------------------------------------------------------------------------------
 

@@ -27,10 +27,14 @@ INVALID = {
     "decoder_start_outside_vocab": ({"decoder_start_token_id": 999}, "decoder_start_token_id=999"),
     "empty_vocabulary": ({"vocab_size": 0}, "vocab_size=0 must be a positive integer"),
     "no_layers": ({"num_hidden_layers": 0}, "num_hidden_layers=0"),
-    "odd_rotary_head_size": ({"hidden_size": 6, "num_attention_heads": 2, "position_embedding_type": "rotary"},
-                             "even head size"),
-    "odd_sinusoidal_width": ({"hidden_size": 3, "num_attention_heads": 1, "position_embedding_type": "sinusoidal"},
-                             "even hidden_size"),
+    "odd_rotary_head_size": (
+        {"hidden_size": 6, "num_attention_heads": 2, "position_embedding_type": "rotary"},
+        "even head size",
+    ),
+    "odd_sinusoidal_width": (
+        {"hidden_size": 3, "num_attention_heads": 1, "position_embedding_type": "sinusoidal"},
+        "even hidden_size",
+    ),
 }
 
 
@@ -55,8 +59,17 @@ def test_unknown_preset_names_the_choices():
 
 @pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
 def test_dict_and_file_round_trips(architecture, tmp_path):
-    config = get_preset("tiny", architecture, position_embedding_type="rotary", pre_norm=True, hidden_act="silu",
-                        num_decoder_layers=3, classifier_dropout=0.2, tie_word_embeddings=False, num_labels=5)
+    config = get_preset(
+        "tiny",
+        architecture,
+        position_embedding_type="rotary",
+        pre_norm=True,
+        hidden_act="silu",
+        num_decoder_layers=3,
+        classifier_dropout=0.2,
+        tie_word_embeddings=False,
+        num_labels=5,
+    )
     as_dict = config.to_dict()
     assert TransfuseConfig.from_dict(as_dict).to_dict() == as_dict
     config.save_pretrained(tmp_path)
@@ -82,14 +95,17 @@ def test_decoder_text_config_has_the_decoder_depth():
     assert config.num_hidden_layers == 2, "the view must not change the encoder depth"
 
 
-@pytest.mark.parametrize("head, architecture", [
-    (TransfuseForMaskedLM, "decoder"),
-    (TransfuseForMaskedLM, "encoder-decoder"),
-    (TransfuseForCausalLM, "encoder"),
-    (TransfuseForCausalLM, "encoder-decoder"),
-    (TransfuseForConditionalGeneration, "encoder"),
-    (TransfuseForConditionalGeneration, "decoder"),
-])
+@pytest.mark.parametrize(
+    "head, architecture",
+    [
+        (TransfuseForMaskedLM, "decoder"),
+        (TransfuseForMaskedLM, "encoder-decoder"),
+        (TransfuseForCausalLM, "encoder"),
+        (TransfuseForCausalLM, "encoder-decoder"),
+        (TransfuseForConditionalGeneration, "encoder"),
+        (TransfuseForConditionalGeneration, "decoder"),
+    ],
+)
 def test_heads_refuse_an_architecture_they_cannot_run(head, architecture):
     with pytest.raises(ValueError, match=f"{head.__name__} needs architecture in .*got architecture='{architecture}'"):
         head(get_preset("tiny", architecture))

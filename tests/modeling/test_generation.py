@@ -25,8 +25,7 @@ def build_generator(architecture: str, **overrides):
     embeddings, a random model repeats the prompt's last token (decoder) or ignores the source (seq2seq),
     which would make every comparison below pass trivially."""
     torch.manual_seed(0)
-    config = get_preset("tiny", architecture, **{"tie_word_embeddings": False, "initializer_range": 0.2,
-                                                 **overrides})
+    config = get_preset("tiny", architecture, **{"tie_word_embeddings": False, "initializer_range": 0.2, **overrides})
     return MODEL_CLASSES[architecture](config).eval()
 
 
@@ -40,8 +39,13 @@ def generate(model, input_ids, attention_mask=None, **kwargs) -> torch.Tensor:
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     with torch.no_grad():
-        return model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=NEW_TOKENS,
-                              min_new_tokens=NEW_TOKENS, **kwargs)
+        return model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            **kwargs,
+        )
 
 
 @pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal", "rotary"])
@@ -61,10 +65,15 @@ def test_incremental_logits_match_a_full_forward(architecture, position_embeddin
         full = model(**{token_key: tokens}, **encoder_kwargs, use_cache=False).logits  # (B, T, V)
         cache, start = None, 0
         for size in chunks:
-            step = model(**{token_key: tokens[:, start:start + size]}, **encoder_kwargs, cache=cache, use_cache=True)
+            step = model(**{token_key: tokens[:, start : start + size]}, **encoder_kwargs, cache=cache, use_cache=True)
             cache = step.cache
-            torch.testing.assert_close(step.logits, full[:, start:start + size], atol=1e-5, rtol=0,
-                                       msg=lambda m, start=start: f"chunk at position {start}: {m}")
+            torch.testing.assert_close(
+                step.logits,
+                full[:, start : start + size],
+                atol=1e-5,
+                rtol=0,
+                msg=lambda m, start=start: f"chunk at position {start}: {m}",
+            )
             start += size
     assert cache.get_seq_length() == tokens.shape[1]
 

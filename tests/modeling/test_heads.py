@@ -28,8 +28,9 @@ class TestDecoderHeads(ModelTesterMixin):
 
 
 class TestEncoderDecoderHeads(ModelTesterMixin):
-    model_tester = TransfuseModelTester("encoder-decoder", {"position_embedding_type": "sinusoidal",
-                                                           "pre_norm": False})
+    model_tester = TransfuseModelTester(
+        "encoder-decoder", {"position_embedding_type": "sinusoidal", "pre_norm": False}
+    )
     all_model_classes = model_classes_for("encoder-decoder")
 
 
@@ -41,7 +42,8 @@ def test_every_position_type_and_norm_placement(architecture, position_embedding
     one combination each through the whole mixin): shapes, padding invariance, SDPA == eager."""
     suite = ModelTesterMixin()
     suite.model_tester = TransfuseModelTester(
-        architecture, {"position_embedding_type": position_embedding_type, "pre_norm": pre_norm})
+        architecture, {"position_embedding_type": position_embedding_type, "pre_norm": pre_norm}
+    )
     lm_head = LM_HEADS[architecture]
     suite.test_forward_shapes(lm_head)
     suite.test_padding_invariance(lm_head)
@@ -130,8 +132,9 @@ def test_lm_losses_match_their_definitions(architecture):
     if architecture == "encoder-decoder":
         start = model.config.decoder_start_token_id
         with torch.no_grad():
-            teacher_forced = model(**inputs, decoder_input_ids=torch.cat(
-                [torch.full_like(labels[:, :1], start), labels[:, :-1]], 1)).logits  # (B, Td, V)
+            teacher_forced = model(
+                **inputs, decoder_input_ids=torch.cat([torch.full_like(labels[:, :1], start), labels[:, :-1]], 1)
+            ).logits  # (B, Td, V)
         torch.testing.assert_close(outputs.logits, teacher_forced)
 
 
@@ -144,8 +147,12 @@ def test_init_scales_residual_projections_of_pre_norm_stacks(pre_norm):
     layer = TransfuseForCausalLM(config).model.decoder.layers[0]
     std = config.initializer_range
     residual = std / (2 * config.num_hidden_layers) ** 0.5 if pre_norm else std
-    for linear, expected in ((layer.self_attn.q_proj, std), (layer.fc1, std),
-                             (layer.self_attn.o_proj, residual), (layer.fc2, residual)):
+    for linear, expected in (
+        (layer.self_attn.q_proj, std),
+        (layer.fc1, std),
+        (layer.self_attn.o_proj, residual),
+        (layer.fc2, residual),
+    ):
         assert abs(linear.weight.std().item() / expected - 1) < 0.05
 
 
@@ -157,8 +164,12 @@ def test_init_scales_by_each_stacks_own_residual_branches():
     model = TransfuseForConditionalGeneration(config).model
     std = config.initializer_range
     encoder_layer, decoder_layer = model.encoder.layers[0], model.decoder.layers[0]
-    for linear, branches in ((encoder_layer.fc2, 2 * 2), (decoder_layer.fc2, 3 * 6),
-                             (decoder_layer.self_attn.o_proj, 3 * 6), (decoder_layer.cross_attn.o_proj, 3 * 6)):
+    for linear, branches in (
+        (encoder_layer.fc2, 2 * 2),
+        (decoder_layer.fc2, 3 * 6),
+        (decoder_layer.self_attn.o_proj, 3 * 6),
+        (decoder_layer.cross_attn.o_proj, 3 * 6),
+    ):
         assert abs(linear.weight.std().item() / (std / branches**0.5) - 1) < 0.05
 
 
@@ -188,12 +199,19 @@ def test_sparse_masked_lm_prediction_matches_the_dense_loss_and_gradients():
         assert sparse(**inputs).logits.shape == outputs["dense"].logits.shape
 
 
-@pytest.mark.parametrize("problem_type, num_labels, labels, loss", [
-    ("single_label_classification", 3, torch.tensor([2, 0]), lambda z, y: F.cross_entropy(z, y)),
-    ("multi_label_classification", 3, torch.tensor([[1.0, 0, 1], [0, 1, 0]]),
-     lambda z, y: F.binary_cross_entropy_with_logits(z, y)),
-    ("regression", 1, torch.tensor([0.5, -1.0]), lambda z, y: F.mse_loss(z.squeeze(-1), y)),
-])
+@pytest.mark.parametrize(
+    "problem_type, num_labels, labels, loss",
+    [
+        ("single_label_classification", 3, torch.tensor([2, 0]), lambda z, y: F.cross_entropy(z, y)),
+        (
+            "multi_label_classification",
+            3,
+            torch.tensor([[1.0, 0, 1], [0, 1, 0]]),
+            lambda z, y: F.binary_cross_entropy_with_logits(z, y),
+        ),
+        ("regression", 1, torch.tensor([0.5, -1.0]), lambda z, y: F.mse_loss(z.squeeze(-1), y)),
+    ],
+)
 def test_sequence_classification_problem_types(problem_type, num_labels, labels, loss):
     tester = TransfuseModelTester("encoder")
     config = tester.get_config(num_labels=num_labels, problem_type=problem_type)

@@ -22,8 +22,11 @@ from .common import build
 
 
 def test_every_transfuse_model_class_is_one_row():
-    classes = {cls for _, cls in inspect.getmembers(modeling, inspect.isclass)
-               if issubclass(cls, TransfusePreTrainedModel) and cls is not TransfusePreTrainedModel}
+    classes = {
+        cls
+        for _, cls in inspect.getmembers(modeling, inspect.isclass)
+        if issubclass(cls, TransfusePreTrainedModel) and cls is not TransfusePreTrainedModel
+    }
     assert sorted(c.__name__ for c in classes) == sorted(head.model_class.__name__ for head in HEADS)
     assert len({head.auto_class for head in HEADS}) == len({head.name for head in HEADS}) == len(HEADS)
 
@@ -34,8 +37,7 @@ def test_registration_and_auto_map_follow_the_table(tmp_path):
     for head in HEADS:
         assert head.auto_class._model_mapping[TransfuseConfig] is head.model_class
         assert AUTO_MAP[head.auto_name] == f"modeling_transfuse.{head.model_class.__name__}"
-    build(head_for(AutoModelForSeq2SeqLM).model_class, get_preset("tiny", "encoder-decoder")).save_pretrained(
-        tmp_path)
+    build(head_for(AutoModelForSeq2SeqLM).model_class, get_preset("tiny", "encoder-decoder")).save_pretrained(tmp_path)
     assert (tmp_path / "modeling_transfuse.py").is_file()
     assert TransfuseConfig.from_pretrained(tmp_path).auto_map == AUTO_MAP
 
@@ -50,8 +52,13 @@ def test_peft_task_types_and_loading_classes():
     backbone = build(modeling.TransfuseModel, get_preset("tiny"))
     classifier = build(modeling.TransfuseForSequenceClassification, get_preset("tiny"))
     assert infer_task_type(backbone) is None and infer_task_type(classifier) == TaskType.SEQ_CLS
-    assert TASKS == {"seq-cls": "SEQ_CLS", "token-cls": "TOKEN_CLS", "qa": "QUESTION_ANS",
-                     "seq2seq-lm": "SEQ_2_SEQ_LM", "causal-lm": "CAUSAL_LM"}
+    assert TASKS == {
+        "seq-cls": "SEQ_CLS",
+        "token-cls": "TOKEN_CLS",
+        "qa": "QUESTION_ANS",
+        "seq2seq-lm": "SEQ_2_SEQ_LM",
+        "causal-lm": "CAUSAL_LM",
+    }
 
 
 def test_hub_and_pretraining_names_come_from_the_table():
@@ -61,4 +68,7 @@ def test_hub_and_pretraining_names_come_from_the_table():
         None: "AutoPeftModel",
     }
     assert {name: objective.pipeline_tag for name, objective in OBJECTIVES.items()} == {
-        "encoder": "fill-mask", "decoder": "text-generation", "encoder-decoder": "text2text-generation"}
+        "encoder": "fill-mask",
+        "decoder": "text-generation",
+        "encoder-decoder": "text2text-generation",
+    }

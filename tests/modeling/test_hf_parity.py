@@ -38,8 +38,17 @@ from transfuse.modeling import (
 from .common import FIRST_REAL_TOKEN_ID
 
 TINY = get_preset("tiny").to_dict()
-V, C, L, H, FFN, P = (TINY[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                                         "intermediate_size", "max_position_embeddings"))
+V, C, L, H, FFN, P = (
+    TINY[k]
+    for k in (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+    )
+)
 SPECIAL_IDS = dict(pad_token_id=0, bos_token_id=2, eos_token_id=3)
 Take = Callable[[str], torch.Tensor]
 
@@ -53,8 +62,9 @@ def perturbed(hf_model: torch.nn.Module) -> torch.nn.Module:
     return hf_model.eval()
 
 
-def convert(hf_model: torch.nn.Module, build_state: Callable[[Take], dict[str, torch.Tensor]],
-            ignored: set[str] = frozenset()) -> dict[str, torch.Tensor]:
+def convert(
+    hf_model: torch.nn.Module, build_state: Callable[[Take], dict[str, torch.Tensor]], ignored: set[str] = frozenset()
+) -> dict[str, torch.Tensor]:
     """Runs `build_state(take)`, where `take(hf_name)` reads an HF tensor, and checks every HF tensor was read."""
     hf_state = hf_model.state_dict()
     used: set[str] = set()
@@ -71,8 +81,11 @@ def convert(hf_model: torch.nn.Module, build_state: Callable[[Take], dict[str, t
 
 def renamed(take: Take, hf_prefix: str, our_prefix: str, names: dict[str, str]) -> dict[str, torch.Tensor]:
     """Weight and bias of every `{hf_prefix}.{theirs}` module as `{our_prefix}.{ours}`."""
-    return {f"{our_prefix}.{ours}.{p}": take(f"{hf_prefix}.{theirs}.{p}")
-            for theirs, ours in names.items() for p in ("weight", "bias")}
+    return {
+        f"{our_prefix}.{ours}.{p}": take(f"{hf_prefix}.{theirs}.{p}")
+        for theirs, ours in names.items()
+        for p in ("weight", "bias")
+    }
 
 
 def load_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> torch.nn.Module:
@@ -92,9 +105,13 @@ def assert_logits_match(ours: torch.Tensor, theirs: torch.Tensor) -> None:
 # ---- BERT -----------------------------------------------------------------------------------------------------
 
 BERT_LAYER = {
-    "attention.self.query": "self_attn.q_proj", "attention.self.key": "self_attn.k_proj",
-    "attention.self.value": "self_attn.v_proj", "attention.output.dense": "self_attn.o_proj",
-    "attention.output.LayerNorm": "self_attn_layer_norm", "intermediate.dense": "fc1", "output.dense": "fc2",
+    "attention.self.query": "self_attn.q_proj",
+    "attention.self.key": "self_attn.k_proj",
+    "attention.self.value": "self_attn.v_proj",
+    "attention.output.dense": "self_attn.o_proj",
+    "attention.output.LayerNorm": "self_attn_layer_norm",
+    "intermediate.dense": "fc1",
+    "output.dense": "fc2",
     "output.LayerNorm": "final_layer_norm",
 }
 
@@ -102,16 +119,18 @@ BERT_LAYER = {
 def bert_state(take: Take) -> dict[str, torch.Tensor]:
     embeddings = take("bert.embeddings.word_embeddings.weight")
     # BERT adds the type-0 embedding to every token; as a constant per position it joins the position table
-    positions = take("bert.embeddings.position_embeddings.weight") + take(
-        "bert.embeddings.token_type_embeddings.weight")[0]  # (P, C)
+    positions = (
+        take("bert.embeddings.position_embeddings.weight") + take("bert.embeddings.token_type_embeddings.weight")[0]
+    )  # (P, C)
     state = {
         "model.encoder.embed_tokens.weight": embeddings,
         "model.encoder.embed_positions.weight": positions,
         "lm_head.decoder.weight": take("cls.predictions.decoder.weight"),  # tied to the embeddings
         "lm_head.decoder.bias": take("cls.predictions.bias"),
         **renamed(take, "bert.embeddings", "model.encoder", {"LayerNorm": "embed_layer_norm"}),
-        **renamed(take, "cls.predictions", "lm_head",
-                  {"transform.dense": "dense", "transform.LayerNorm": "layer_norm"}),
+        **renamed(
+            take, "cls.predictions", "lm_head", {"transform.dense": "dense", "transform.LayerNorm": "layer_norm"}
+        ),
     }
     take("cls.predictions.decoder.bias")  # tied to cls.predictions.bias
     for i in range(L):
@@ -121,11 +140,32 @@ def bert_state(take: Take) -> dict[str, torch.Tensor]:
 
 def test_post_norm_encoder_matches_bert_masked_lm():
     torch.manual_seed(0)
-    bert = perturbed(BertForMaskedLM(BertConfig(
-        vocab_size=V, hidden_size=C, num_hidden_layers=L, num_attention_heads=H, intermediate_size=FFN,
-        max_position_embeddings=P, hidden_act="gelu", layer_norm_eps=1e-12, type_vocab_size=2, pad_token_id=0)))
-    config = get_preset("tiny", "encoder", pre_norm=False, scale_embedding=False, hidden_act="gelu",
-                        layer_norm_eps=1e-12, position_embedding_type="learned", **SPECIAL_IDS)
+    bert = perturbed(
+        BertForMaskedLM(
+            BertConfig(
+                vocab_size=V,
+                hidden_size=C,
+                num_hidden_layers=L,
+                num_attention_heads=H,
+                intermediate_size=FFN,
+                max_position_embeddings=P,
+                hidden_act="gelu",
+                layer_norm_eps=1e-12,
+                type_vocab_size=2,
+                pad_token_id=0,
+            )
+        )
+    )
+    config = get_preset(
+        "tiny",
+        "encoder",
+        pre_norm=False,
+        scale_embedding=False,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        position_embedding_type="learned",
+        **SPECIAL_IDS,
+    )
     converted = convert(bert, bert_state, ignored={"bert.embeddings.position_ids"})
     ours = load_strictly(TransfuseForMaskedLM(config), converted)
     input_ids = token_ids(2, 9)
@@ -167,11 +207,31 @@ def gpt2_state(take: Take) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("hidden_act", ["gelu_new", "gelu_pytorch_tanh"])
 def test_pre_norm_decoder_matches_gpt2(hidden_act):
     torch.manual_seed(0)
-    gpt2 = perturbed(GPT2LMHeadModel(GPT2Config(
-        vocab_size=V, n_embd=C, n_layer=L, n_head=H, n_inner=FFN, n_positions=P, activation_function="gelu_new",
-        layer_norm_epsilon=1e-5, **SPECIAL_IDS)))
-    config = get_preset("tiny", "decoder", pre_norm=True, scale_embedding=False, hidden_act=hidden_act,
-                        layer_norm_eps=1e-5, position_embedding_type="learned", **SPECIAL_IDS)
+    gpt2 = perturbed(
+        GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=V,
+                n_embd=C,
+                n_layer=L,
+                n_head=H,
+                n_inner=FFN,
+                n_positions=P,
+                activation_function="gelu_new",
+                layer_norm_epsilon=1e-5,
+                **SPECIAL_IDS,
+            )
+        )
+    )
+    config = get_preset(
+        "tiny",
+        "decoder",
+        pre_norm=True,
+        scale_embedding=False,
+        hidden_act=hidden_act,
+        layer_norm_eps=1e-5,
+        position_embedding_type="learned",
+        **SPECIAL_IDS,
+    )
     ours = load_strictly(TransfuseForCausalLM(config), convert(gpt2, gpt2_state))
     input_ids = token_ids(2, 12)
     with torch.no_grad():
@@ -181,13 +241,20 @@ def test_pre_norm_decoder_matches_gpt2(hidden_act):
 # ---- BART -----------------------------------------------------------------------------------------------------
 
 BART_LAYER = {
-    "self_attn.q_proj": "self_attn.q_proj", "self_attn.k_proj": "self_attn.k_proj",
-    "self_attn.v_proj": "self_attn.v_proj", "self_attn.out_proj": "self_attn.o_proj",
-    "self_attn_layer_norm": "self_attn_layer_norm", "fc1": "fc1", "fc2": "fc2", "final_layer_norm": "final_layer_norm",
+    "self_attn.q_proj": "self_attn.q_proj",
+    "self_attn.k_proj": "self_attn.k_proj",
+    "self_attn.v_proj": "self_attn.v_proj",
+    "self_attn.out_proj": "self_attn.o_proj",
+    "self_attn_layer_norm": "self_attn_layer_norm",
+    "fc1": "fc1",
+    "fc2": "fc2",
+    "final_layer_norm": "final_layer_norm",
 }
 BART_CROSS_ATTENTION = {
-    "encoder_attn.q_proj": "cross_attn.q_proj", "encoder_attn.k_proj": "cross_attn.k_proj",
-    "encoder_attn.v_proj": "cross_attn.v_proj", "encoder_attn.out_proj": "cross_attn.o_proj",
+    "encoder_attn.q_proj": "cross_attn.q_proj",
+    "encoder_attn.k_proj": "cross_attn.k_proj",
+    "encoder_attn.v_proj": "cross_attn.v_proj",
+    "encoder_attn.out_proj": "cross_attn.o_proj",
     "encoder_attn_layer_norm": "cross_attn_layer_norm",
 }
 BART_POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding looks up position + 2
@@ -200,8 +267,9 @@ def bart_state(take: Take) -> dict[str, torch.Tensor]:
     state = {"model.encoder.embed_tokens.weight": shared, "lm_head.weight": shared}
     assert not take("final_logits_bias").any(), "a non-zero final_logits_bias has no transfuse counterpart"
     for stack in ("encoder", "decoder"):
-        state[f"model.{stack}.embed_positions.weight"] = take(
-            f"model.{stack}.embed_positions.weight")[BART_POSITION_OFFSET:]  # (P, C)
+        state[f"model.{stack}.embed_positions.weight"] = take(f"model.{stack}.embed_positions.weight")[
+            BART_POSITION_OFFSET:
+        ]  # (P, C)
         state |= renamed(take, f"model.{stack}", f"model.{stack}", {"layernorm_embedding": "embed_layer_norm"})
         for i in range(L):
             names = BART_LAYER | (BART_CROSS_ATTENTION if stack == "decoder" else {})
@@ -211,13 +279,36 @@ def bart_state(take: Take) -> dict[str, torch.Tensor]:
 
 def test_post_norm_encoder_decoder_matches_bart():
     torch.manual_seed(0)
-    bart = perturbed(BartForConditionalGeneration(BartConfig(
-        vocab_size=V, d_model=C, encoder_layers=L, decoder_layers=L, encoder_attention_heads=H,
-        decoder_attention_heads=H, encoder_ffn_dim=FFN, decoder_ffn_dim=FFN, max_position_embeddings=P,
-        activation_function="gelu", scale_embedding=True, decoder_start_token_id=2, forced_eos_token_id=None,
-        **SPECIAL_IDS)))
-    config = get_preset("tiny", "encoder-decoder", pre_norm=False, scale_embedding=True, hidden_act="gelu",
-                        layer_norm_eps=1e-5, position_embedding_type="learned", **SPECIAL_IDS)
+    bart = perturbed(
+        BartForConditionalGeneration(
+            BartConfig(
+                vocab_size=V,
+                d_model=C,
+                encoder_layers=L,
+                decoder_layers=L,
+                encoder_attention_heads=H,
+                decoder_attention_heads=H,
+                encoder_ffn_dim=FFN,
+                decoder_ffn_dim=FFN,
+                max_position_embeddings=P,
+                activation_function="gelu",
+                scale_embedding=True,
+                decoder_start_token_id=2,
+                forced_eos_token_id=None,
+                **SPECIAL_IDS,
+            )
+        )
+    )
+    config = get_preset(
+        "tiny",
+        "encoder-decoder",
+        pre_norm=False,
+        scale_embedding=True,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+        position_embedding_type="learned",
+        **SPECIAL_IDS,
+    )
     ours = load_strictly(TransfuseForConditionalGeneration(config), convert(bart, bart_state))
     input_ids, decoder_input_ids = token_ids(2, 9), token_ids(2, 6, seed=1)
     mask = torch.ones_like(input_ids)

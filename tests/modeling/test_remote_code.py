@@ -36,7 +36,7 @@ CASES = {
 }
 NEW_TOKENS = 4
 
-CHILD_SCRIPT = textwrap.dedent('''
+CHILD_SCRIPT = textwrap.dedent("""
     import sys
 
     sys.modules["transfuse"] = None  # any `import transfuse` now raises ImportError
@@ -65,7 +65,7 @@ CHILD_SCRIPT = textwrap.dedent('''
             if new_tokens:
                 outputs[f"{name}.generated"] = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False)
     save_file(outputs, "outputs.safetensors", metadata=modules)
-''')
+""")
 
 
 def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
@@ -77,7 +77,8 @@ def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
         folder = tmp_path / name
         model.save_pretrained(folder)
         assert {"configuration_transfuse.py", "modeling_transfuse.py", "model.safetensors"} <= {
-            p.name for p in folder.iterdir()}
+            p.name for p in folder.iterdir()
+        }
         assert json.loads((folder / "config.json").read_text())["auto_map"][auto_name].endswith(model_class.__name__)
         save_file(inputs, tmp_path / f"{name}.inputs.safetensors")
         with torch.no_grad():
@@ -90,11 +91,15 @@ def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
     (tmp_path / "cases.json").write_text(json.dumps(child_cases))
 
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env |= {"HF_MODULES_CACHE": str(tmp_path / "hf_modules"), "HF_HUB_OFFLINE": "1",
-            # the same thread count as here, so reductions run in the same order and logits match bit for bit
-            "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    child = subprocess.run([sys.executable, "-c", CHILD_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=300)
+    env |= {
+        "HF_MODULES_CACHE": str(tmp_path / "hf_modules"),
+        "HF_HUB_OFFLINE": "1",
+        # the same thread count as here, so reductions run in the same order and logits match bit for bit
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert child.returncode == 0, child.stderr[-3000:]
 
     actual = load_file(tmp_path / "outputs.safetensors")

@@ -55,9 +55,7 @@ def test_tokenizer_train_from_files_for_each_kind(kind: str, corpus, tmp_path: P
         == "the cat sees a blue car"
     )
     # a second run into the same folder refuses without --overwrite_output_dir
-    assert (
-        main(["tokenizer", "train", "--train_files", *corpus["train"], "--output_dir", str(output_dir)]) == 2
-    )
+    assert main(["tokenizer", "train", "--train_files", *corpus["train"], "--output_dir", str(output_dir)]) == 2
     assert "--overwrite_output_dir" in capsys.readouterr().err
 
 
@@ -119,9 +117,7 @@ def test_shipped_configs_parse(config: Path) -> None:
 
 
 @pytest.mark.parametrize("config_class", [GPT2Config, BertConfig], ids=["gpt2", "bert"])
-def test_any_model_family_pretrains_through_config_name(
-    config_class, tokenizer_dir, corpus, tmp_path
-) -> None:
+def test_any_model_family_pretrains_through_config_name(config_class, tokenizer_dir, corpus, tmp_path) -> None:
     """The HF peers of the benchmark go through the same pipeline: GPT-2 as a decoder, BERT as an encoder."""
     if config_class is GPT2Config:
         architecture, config = "decoder", GPT2Config(n_embd=32, n_layer=1, n_head=2, n_positions=64)
@@ -183,14 +179,10 @@ def test_bad_arguments_exit_2_with_the_flag_named(tokenizer_dir, corpus, tmp_pat
     base = pretrain_argv("decoder", tokenizer_dir, corpus["train"], corpus["validation"], tmp_path / "run")
     cases = {
         "--streaming reads the corpus lazily": base + ["--streaming", "--max_steps", "-1"],
-        "--config_name builds a new model but --model_name_or_path": [
-            a for a in base if a not in ("--preset", "tiny")
-        ]
+        "--config_name builds a new model but --model_name_or_path": [a for a in base if a not in ("--preset", "tiny")]
         + ["--config_name", "gpt2", "--model_name_or_path", "x"],
         "--mask_replace_prob + --random_replace_prob": base + ["--mask_replace_prob", "0.95"],
-        "exactly one of --train_files": [
-            a for a in base if a != "--train_files" and a not in corpus["train"]
-        ],
+        "exactly one of --train_files": [a for a in base if a != "--train_files" and a not in corpus["train"]],
     }
     for message, argv in cases.items():
         assert main(argv) == 2, message
@@ -203,9 +195,7 @@ def test_bad_arguments_exit_2_with_the_flag_named(tokenizer_dir, corpus, tmp_pat
 
 def test_bad_input_stops_before_training(tokenizer_dir, corpus, tmp_path: Path, capsys) -> None:
     def pretrain(train_files: list[str], *extra: str, output: str = "run") -> str:
-        argv = pretrain_argv(
-            "decoder", tokenizer_dir, train_files, corpus["validation"], tmp_path / output, *extra
-        )
+        argv = pretrain_argv("decoder", tokenizer_dir, train_files, corpus["validation"], tmp_path / output, *extra)
         argv = [a for a in argv if a not in ("--preset", "tiny")] if "--model_name_or_path" in extra else argv
         assert main(argv) == 2
         assert not (tmp_path / output / "model.safetensors").exists()

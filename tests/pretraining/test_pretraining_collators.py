@@ -78,9 +78,7 @@ def test_masked_lm_collator_masks_15_percent_80_10_10(tokenizer) -> None:
     assert abs(masked.sum().item() / selected.sum().item() - 0.8) < 0.03
     assert abs(kept.sum().item() / selected.sum().item() - 0.1 - 0.1 / len(tokenizer)) < 0.03
     assert (inputs[~selected] == original[~selected]).all()
-    assert not torch.equal(
-        collator([{"input_ids": block}])["labels"], collator([{"input_ids": block}])["labels"]
-    )
+    assert not torch.equal(collator([{"input_ids": block}])["labels"], collator([{"input_ids": block}])["labels"])
 
 
 def test_causal_lm_collator_labels_are_the_inputs_with_padding_ignored(tokenizer) -> None:

@@ -36,9 +36,7 @@ AUTO_CLASSES = {
 
 
 def pretrain(architecture: str, tokenizer_dir: Path, corpus: dict, output_dir: Path, *extra: str) -> dict:
-    argv = pretrain_argv(
-        architecture, tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *extra
-    )
+    argv = pretrain_argv(architecture, tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *extra)
     assert main(argv) == 0
     return json.loads((output_dir / "metrics.json").read_text())
 
@@ -78,9 +76,7 @@ def check_loads_into_task_heads(output_dir: Path, architecture: str) -> None:
             torch.testing.assert_close(loaded[name], weight, msg=f"{head.__name__}: {name}")
 
 
-def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(
-    tokenizer_dir, corpus, tmp_path
-) -> None:
+def test_encoder_masked_lm_learns_and_fine_tunes_through_classification(tokenizer_dir, corpus, tmp_path) -> None:
     run = tmp_path / "encoder"
     metrics = pretrain("encoder", tokenizer_dir, corpus, run)
     check_run_folder("encoder", run, metrics)

@@ -88,9 +88,7 @@ def test_bad_utf8_names_file_and_byte_offset_or_is_replaced(tmp_path: Path) -> N
     path.write_bytes(b"good line\ncaf" + b"\xe9 au lait\n")
     with pytest.raises(ValueError, match=r"latin1\.txt.*0xe9 at byte offset 13.*--encoding_errors replace"):
         load_text_corpus(files=[str(path)])
-    assert load_text_corpus(files=[str(path)], encoding_errors="replace")["text"] == [
-        "good line\ncaf\ufffd au lait"
-    ]
+    assert load_text_corpus(files=[str(path)], encoding_errors="replace")["text"] == ["good line\ncaf\ufffd au lait"]
 
 
 def test_empty_or_missing_file_is_an_error(tmp_path: Path) -> None:

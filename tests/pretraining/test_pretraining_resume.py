@@ -41,9 +41,7 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> Recorder:
         return recorders[-1]
 
     objective = OBJECTIVES["encoder"]
-    monkeypatch.setitem(
-        OBJECTIVES, "encoder", dataclasses.replace(objective, build_collator=recording_builder)
-    )
+    monkeypatch.setitem(OBJECTIVES, "encoder", dataclasses.replace(objective, build_collator=recording_builder))
     parsed = parse_pretraining_arguments(argv[1:])  # argv[0] is the `pretrain` command
     run_pretraining(parsed.model, parsed.pretraining, parsed.corpus, parsed.training)
     monkeypatch.setitem(OBJECTIVES, "encoder", objective)
@@ -68,9 +66,7 @@ def test_resume_mid_epoch_sees_the_same_batches(tokenizer_dir, corpus, tmp_path,
         pretrain_argv("encoder", tokenizer_dir, corpus["train"], corpus["validation"], output_dir, *common),
         monkeypatch,
     )
-    assert (
-        json.loads((output_dir / "metrics.json").read_text())["train"]["epoch"] < 0.5
-    )  # step 3 is mid-epoch
+    assert json.loads((output_dir / "metrics.json").read_text())["train"]["epoch"] < 0.5  # step 3 is mid-epoch
 
     checkpoint = output_dir / "checkpoint-3"
     interrupted = tmp_path / "interrupted"

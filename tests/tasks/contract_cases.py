@@ -99,16 +99,26 @@ CASES: dict[str, ContractCase] = {
         validation=_sentiment(8, seed=1),
         test=_without(_sentiment(6, seed=2), "label"),
         pipeline_input=lambda row: row["text"],
-        pipeline_matches=lambda answer, predicted: answer["label"] == predicted["label"]
-        and abs(answer["score"] - predicted["score"]) < 1e-3,
+        pipeline_matches=lambda answer, predicted: (
+            answer["label"] == predicted["label"] and abs(answer["score"] - predicted["score"]) < 1e-3
+        ),
     ),
     "translation": ContractCase(
         train=_reversal(32, seed=0),
         validation=_reversal(8, seed=1),
         test=_without(_reversal(6, seed=2), "tgt"),
         # --fp32: the pipeline runs in fp32, and an untrained model's greedy choices can flip under bf16
-        flags=["--source_lang", "src", "--target_lang", "tgt", "--max_target_length", "12", "--num_beams", "1",
-               "--fp32"],  # fmt: skip
+        flags=[
+            "--source_lang",
+            "src",
+            "--target_lang",
+            "tgt",
+            "--max_target_length",
+            "12",
+            "--num_beams",
+            "1",
+            "--fp32",
+        ],  # fmt: skip
         pipeline_input=lambda row: row["src"],
         pipeline_matches=lambda answer, predicted: answer["translation_text"] == predicted["translation"],
     ),
@@ -118,8 +128,9 @@ CASES: dict[str, ContractCase] = {
         test=_without(_squad(6, seed=2), "answers"),
         flags=["--version_2_with_negative", "--doc_stride", "8"],
         pipeline_input=lambda row: {"question": row["question"], "context": row["context"]},
-        pipeline_matches=lambda answer, predicted: answer["answer"] == predicted["answer"]
-        and abs(answer["score"] - predicted["score"]) < 1e-3,
+        pipeline_matches=lambda answer, predicted: (
+            answer["answer"] == predicted["answer"] and abs(answer["score"] - predicted["score"]) < 1e-3
+        ),
         pipeline_kwargs={"pipeline_class": QuestionAnsweringPipeline},
     ),
     "srl": ContractCase(
@@ -129,7 +140,8 @@ CASES: dict[str, ContractCase] = {
         # predict runs bf16 autocast where the CPU multiplies bf16 natively, the pipeline fp32: compare the frame's
         # predicate and shape; tests/tasks/srl/test_srl_task.py checks exact equality under --fp32
         pipeline_input=lambda row: {"tokens": row["tokens"], "predicate_index": row["predicate_index"]},
-        pipeline_matches=lambda answer, predicted: answer["predicate_index"] == predicted["predicate_index"]
-        and len(answer["tags"]) == len(predicted["tags"]),
+        pipeline_matches=lambda answer, predicted: (
+            answer["predicate_index"] == predicted["predicate_index"] and len(answer["tags"]) == len(predicted["tags"])
+        ),
     ),
 }

@@ -160,9 +160,7 @@ def test_bad_rows_are_found_per_kind():
 def test_restoring_labels_from_a_model_config():
     from transfuse import get_preset
 
-    config = get_preset(
-        "tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2}
-    )
+    config = get_preset("tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2})
     task = make_task()
     task.load_from_config(config)
     assert task.problem_type == SINGLE_LABEL and task.labels.names == ["a", "b", "c"]

@@ -24,13 +24,23 @@ CONTEXT = "Ada Lovelace wrote the first program. Ada was born in London in 1815.
 
 def squad_document(version: str = "1.1", impossible: bool = False) -> dict:
     qas = [
-        {"id": "q1", "question": "Who wrote the first program?",
-         "answers": [{"text": "Ada Lovelace", "answer_start": 0}, {"text": "Lovelace", "answer_start": 4}]},
+        {
+            "id": "q1",
+            "question": "Who wrote the first program?",
+            "answers": [{"text": "Ada Lovelace", "answer_start": 0}, {"text": "Lovelace", "answer_start": 4}],
+        },
         {"id": "q2", "question": "Where was Ada born?", "answers": [{"text": "London", "answer_start": 54}]},
     ]
     if impossible:
-        qas.append({"id": "q3", "question": "Who wrote the last program?", "is_impossible": True, "answers": [],
-                    "plausible_answers": [{"text": "Ada", "answer_start": 38}]})
+        qas.append(
+            {
+                "id": "q3",
+                "question": "Who wrote the last program?",
+                "is_impossible": True,
+                "answers": [],
+                "plausible_answers": [{"text": "Ada", "answer_start": 38}],
+            }
+        )
     return {"version": version, "data": [{"title": "Ada", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
 
 
@@ -75,8 +85,9 @@ def test_registry_and_nested_json_v1_and_v2(tmp_path):
 
 def test_flat_files_are_left_to_the_shared_reader(tmp_path):
     lines = tmp_path / "rows.json"
-    rows = [{"id": f"q{i}", "question": "q", "context": "c", "answers": {"text": [], "answer_start": []}}
-            for i in range(2)]
+    rows = [
+        {"id": f"q{i}", "question": "q", "context": "c", "answers": {"text": [], "answer_start": []}} for i in range(2)
+    ]
     lines.write_text("\n".join(json.dumps(row) for row in rows))
     records = write_json(tmp_path / "records.json", rows)
     one_row = write_json(tmp_path / "one.json", {"data": "x", "id": 1})  # JSON Lines of one row keyed `data`
@@ -129,20 +140,28 @@ def test_canonical_answers(value, expected):
 
 def test_answer_text_and_start_columns_for_flat_csv(tmp_path):
     rows = flat()
-    rows = {**{k: rows[k] for k in ("id", "question", "context")}, "answer": ["Ada Lovelace", "London"],
-            "start": [0, 54]}
+    rows = {
+        **{k: rows[k] for k in ("id", "question", "context")},
+        "answer": ["Ada Lovelace", "London"],
+        "start": [0, 54],
+    }
     task = make_task(answer_text_column="answer", answer_start_column="start")
     examples, _ = check(task, rows)
-    assert len(examples) == 2 and task.target_columns() == {"answer": "--answer_text_column",
-                                                           "start": "--answer_start_column"}
+    assert len(examples) == 2 and task.target_columns() == {
+        "answer": "--answer_text_column",
+        "start": "--answer_start_column",
+    }
     with pytest.raises(ValueError, match="go together"):
         QuestionAnsweringArguments(answer_text_column="answer")
 
 
 def test_misplaced_answer_start_names_the_id_or_is_fixed_and_counted():
     rows = flat(answers=[{"text": ["Ada Lovelace"], "answer_start": [0]}, {"text": ["London"], "answer_start": [50]}])
-    with pytest.raises(DataValidationError, match=r"row 2.*answer_start does not point at the answer text.*id 'q2'"
-                       r".*occurs at 54.*--fix_answer_starts"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"row 2.*answer_start does not point at the answer text.*id 'q2'"
+        r".*occurs at 54.*--fix_answer_starts",
+    ):
         check(make_task(), rows)
     task = make_task(fix_answer_starts=True)
     examples, report = check(task, rows)
@@ -168,8 +187,11 @@ def test_empty_question_or_context_duplicate_ids_and_v1_unanswerable():
     with pytest.raises(DataValidationError, match=r"row 2, column 'id': duplicate id \(id 'q1' is also row 1\)"):
         check(make_task(), flat(id=["q1", "q1"]))
     unanswerable = flat(answers=[{"text": ["Ada Lovelace"], "answer_start": [0]}, {"text": [], "answer_start": []}])
-    with pytest.raises(DataValidationError, match=r"unanswerable question in a SQuAD v1.1 set.*id 'q2'.*"
-                       "--version_2_with_negative"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"unanswerable question in a SQuAD v1.1 set.*id 'q2'.*"
+        "--version_2_with_negative",
+    ):
         check(make_task(), unanswerable)
     examples, report = check(make_task(), unanswerable, skip=True)
     assert len(examples) == 1 and report.skipped == 1

@@ -58,8 +58,14 @@ def test_every_gold_answer_comes_back_from_its_gold_token_span_across_window_bor
     tokenizer = tokenizers[kind]
     rows = make_examples(40, seed=1)
     features = prepare_features(
-        tokenizer, rows["question"], rows["context"], range(40), max_seq_length=32, doc_stride=12,
-        answers=rows["answers"], ids=rows["id"],
+        tokenizer,
+        rows["question"],
+        rows["context"],
+        range(40),
+        max_seq_length=32,
+        doc_stride=12,
+        answers=rows["answers"],
+        ids=rows["id"],
     )
     held = set()
     cut_by_a_border = 0
@@ -97,8 +103,15 @@ def test_answers_no_window_holds_are_dropped_and_reported(tokenizers):
     rows["answers"][1] = {"text": [" ".join(["omega"] * 30)], "answer_start": [60]}  # longer than a window
     report = WindowReport()
     features = prepare_features(
-        tokenizer, rows["question"], rows["context"], [0, 1, 2], 32, 8, answers=rows["answers"],
-        ids=rows["id"], report=report,
+        tokenizer,
+        rows["question"],
+        rows["context"],
+        [0, 1, 2],
+        32,
+        8,
+        answers=rows["answers"],
+        ids=rows["id"],
+        report=report,
     )
     assert 1 not in features["example_index"] and {0, 2} <= set(features["example_index"])
     assert report.answers_outside == ["q1"] and "1 questions dropped from training" in report.summary("train")

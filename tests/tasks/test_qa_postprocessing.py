@@ -89,8 +89,12 @@ def test_postprocess_predictions_groups_windows_by_example_in_order():
     start_a, end_a = logits({2: 5.0}, {2: 5.0})
     start_b, end_b = logits({6: 5.0}, {6: 5.0})
     outputs = postprocess_predictions(
-        np.stack([start_b, start_a, start_b]), np.stack([end_b, end_a, end_b]),
-        example_indices=[1, 0, 1], offsets=[OFFSETS] * 3, null_indices=[0, 0, 0], contexts=[CONTEXT, CONTEXT],
+        np.stack([start_b, start_a, start_b]),
+        np.stack([end_b, end_a, end_b]),
+        example_indices=[1, 0, 1],
+        offsets=[OFFSETS] * 3,
+        null_indices=[0, 0, 0],
+        contexts=[CONTEXT, CONTEXT],
     )
     assert [output["answer"] for output in outputs] == ["Ada", "London"]
     with pytest.raises(ValueError, match="out of step"):

@@ -32,8 +32,9 @@ def word_after_key(n: int, seed: int, unanswerable_every: int = 0) -> dict[str, 
         rows["id"].append(f"{seed}-{i}")
         rows["question"].append("what follows lock ?" if empty else "what follows key ?")
         rows["context"].append(" ".join(words))
-        rows["answers"].append({"text": [] if empty else [words[position + 1]],
-                                "answer_start": [] if empty else [start]})
+        rows["answers"].append(
+            {"text": [] if empty else [words[position + 1]], "answer_start": [] if empty else [start]}
+        )
     return rows
 
 
@@ -58,8 +59,22 @@ TINY = [
 def test_a_tiny_transfuse_model_learns_the_word_after_key(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", word_after_key(512, seed=0))
     validation = write_jsonl(tmp_path / "validation.jsonl", word_after_key(64, seed=1))
-    results = run("train", ["--train_file", train, "--validation_file", validation, *TINY, "--max_steps", "120",
-                            "--output_dir", str(tmp_path / "run"), "--cache_dir", str(tmp_path / "cache")])
+    results = run(
+        "train",
+        [
+            "--train_file",
+            train,
+            "--validation_file",
+            validation,
+            *TINY,
+            "--max_steps",
+            "120",
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     # chance is about 1 in 9 positions (11 EM); a model that learned the rule gets nearly all
     assert results["eval"]["exact_match"] > 80, results["eval"]
 
@@ -67,9 +82,19 @@ def test_a_tiny_transfuse_model_learns_the_word_after_key(tmp_path):
 def squad_json(path: Path, rows: dict[str, list]) -> str:
     """`rows` as a published SQuAD v2.0 file: one paragraph per question."""
     paragraphs = [
-        {"context": context, "qas": [{"id": qid, "question": question, "is_impossible": not answers["text"],
-                                      "answers": [{"text": t, "answer_start": s}
-                                                  for t, s in zip(answers["text"], answers["answer_start"])]}]}
+        {
+            "context": context,
+            "qas": [
+                {
+                    "id": qid,
+                    "question": question,
+                    "is_impossible": not answers["text"],
+                    "answers": [
+                        {"text": t, "answer_start": s} for t, s in zip(answers["text"], answers["answer_start"])
+                    ],
+                }
+            ],
+        }
         for qid, question, context, answers in zip(rows["id"], rows["question"], rows["context"], rows["answers"])
     ]
     path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "keys", "paragraphs": paragraphs}]}))
@@ -83,8 +108,21 @@ def test_v2_threshold_is_tuned_on_validation_saved_and_used_by_predict_and_the_p
     test = write_jsonl(tmp_path / "test.jsonl", {k: v for k, v in test_rows.items() if k != "answers"})
     out = tmp_path / "run"
     common = ["--version_2_with_negative", "--cache_dir", str(tmp_path / "cache")]
-    trained = run("train", ["--train_file", train, "--validation_file", validation, *TINY, "--max_steps", "150",
-                            "--output_dir", str(out), *common])
+    trained = run(
+        "train",
+        [
+            "--train_file",
+            train,
+            "--validation_file",
+            validation,
+            *TINY,
+            "--max_steps",
+            "150",
+            "--output_dir",
+            str(out),
+            *common,
+        ],
+    )
     metrics = trained["eval"]
     assert metrics["f1"] == pytest.approx(metrics["best_f1"]) and metrics["f1"] > 80, metrics
     assert metrics["has_ans_total"] == 32 and metrics["no_ans_total"] == 16
@@ -98,13 +136,27 @@ def test_v2_threshold_is_tuned_on_validation_saved_and_used_by_predict_and_the_p
     assert evaluated["eval"]["null_score_diff_threshold"] == pytest.approx(metrics["best_f1_threshold"])
 
     # fp32 like the pipeline (predict runs in bf16 where the CPU multiplies bf16 natively)
-    predicted = run("predict", ["--model_name_or_path", str(out), "--test_file", test, "--n_best_size", "3",
-                                "--fp32", "--output_file", str(tmp_path / "out.jsonl"), *common])
+    predicted = run(
+        "predict",
+        [
+            "--model_name_or_path",
+            str(out),
+            "--test_file",
+            test,
+            "--n_best_size",
+            "3",
+            "--fp32",
+            "--output_file",
+            str(tmp_path / "out.jsonl"),
+            *common,
+        ],
+    )
     assert [row["id"] for row in predicted] == test_rows["id"]
     impossible = [bool(i % 3 == 2) for i in range(12)]
     assert sum(row["is_impossible"] == truth for row, truth in zip(predicted, impossible)) >= 10
-    assert all(len(row["n_best"]) <= 3 and set(row) >= {"answer", "start", "score", "null_score_diff"}
-               for row in predicted)
+    assert all(
+        len(row["n_best"]) <= 3 and set(row) >= {"answer", "start", "score", "null_score_diff"} for row in predicted
+    )
 
     qa = pipeline("question-answering", model=str(out), pipeline_class=QuestionAnsweringPipeline, device="cpu")
     for question, context, expected in zip(test_rows["question"], test_rows["context"], predicted):
@@ -128,8 +180,22 @@ def test_minilm_lora_saves_its_qa_head_and_every_run_folder_kind_answers_through
              "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", "--cache_dir",
              str(tmp_path / "cache")]  # fmt: skip
     out = tmp_path / "lora"
-    trained = run("train", ["--train_file", train, "--validation_file", validation, "--model_name_or_path", base,
-                            "--adapter", "lora", "--output_dir", str(out), *short])
+    trained = run(
+        "train",
+        [
+            "--train_file",
+            train,
+            "--validation_file",
+            validation,
+            "--model_name_or_path",
+            base,
+            "--adapter",
+            "lora",
+            "--output_dir",
+            str(out),
+            *short,
+        ],
+    )
     assert (out / "adapter_config.json").is_file()
     from safetensors import safe_open
 
@@ -137,8 +203,19 @@ def test_minilm_lora_saves_its_qa_head_and_every_run_folder_kind_answers_through
         assert any("qa_outputs" in name for name in weights.keys())  # the new head travels with the adapter
     reloaded = run("evaluate", ["--model_name_or_path", str(out), "--validation_file", validation, *short[-2:]])
     assert reloaded["eval"]["f1"] == pytest.approx(trained["eval"]["f1"])
-    predicted = run("predict", ["--model_name_or_path", str(out), "--test_file", test, "--fp32",
-                                "--output_file", str(tmp_path / "out.jsonl"), *short[-2:]])
+    predicted = run(
+        "predict",
+        [
+            "--model_name_or_path",
+            str(out),
+            "--test_file",
+            test,
+            "--fp32",
+            "--output_file",
+            str(tmp_path / "out.jsonl"),
+            *short[-2:],
+        ],
+    )
     qa = question_answering_pipeline(out, device="cpu")
     answers = qa([{"question": q, "context": c} for q, c in zip(test_rows["question"], test_rows["context"])])
     assert [a["answer"] for a in answers] == [p["answer"] for p in predicted]

@@ -135,9 +135,7 @@ def test_hub_dataset_with_class_label_names(sentiment_rows, monkeypatch, tiny_fl
         "load_dataset",
         lambda name, config, **kwargs: DatasetDict(train=split, validation=split),
     )
-    results = train(
-        ["--dataset_name", "glue", "--dataset_config", "sst2", "--text_column", "sentence", *tiny_flags]
-    )
+    results = train(["--dataset_name", "glue", "--dataset_config", "sst2", "--text_column", "sentence", *tiny_flags])
     assert set(results["eval"]["per_class"]) == {"negative", "positive"}
     assert "glue/sst2 [validation]" in (run_dir(tiny_flags) / MODEL_CARD_FILE).read_text()
 
@@ -156,9 +154,7 @@ def test_hub_dataset_with_class_label_names(sentiment_rows, monkeypatch, tiny_fl
 def test_bad_validation_rows_stop_the_run_before_a_model_is_built(
     sentiment_rows, monkeypatch, write_data, tiny_flags, validation, message
 ):
-    monkeypatch.setattr(
-        workflow, "load_for_training", lambda *a, **k: pytest.fail("model built despite bad data")
-    )
+    monkeypatch.setattr(workflow, "load_for_training", lambda *a, **k: pytest.fail("model built despite bad data"))
     with pytest.raises(DataValidationError, match=message):
         train(
             [
@@ -172,14 +168,10 @@ def test_bad_validation_rows_stop_the_run_before_a_model_is_built(
 
 
 def test_nan_regression_target_is_named(monkeypatch, write_data, tiny_flags):
-    monkeypatch.setattr(
-        workflow, "load_for_training", lambda *a, **k: pytest.fail("model built despite bad data")
-    )
+    monkeypatch.setattr(workflow, "load_for_training", lambda *a, **k: pytest.fail("model built despite bad data"))
     train_file = write_data("train.parquet", {"text": ["a b", "c d", "e f"], "y": [0.5, float("nan"), 1.5]})
     with pytest.raises(DataValidationError, match="row 2, column 'y': target is NaN or infinite"):
-        train(
-            ["--train_file", train_file, "--label_column", "y", "--problem_type", "regression", *tiny_flags]
-        )
+        train(["--train_file", train_file, "--label_column", "y", "--problem_type", "regression", *tiny_flags])
 
 
 def test_finished_runs_are_kept_and_interrupted_runs_resume(sentiment_rows, write_data, tiny_flags):
@@ -214,9 +206,7 @@ def test_transfuse_checkpoint_and_pipeline(sentiment_rows, write_data, tiny_flag
 def test_any_sequence_classification_model_from_a_folder(sentiment_rows, write_data, tiny_flags, tmp_path):
     """(c): a Hugging Face BERT saved locally, with a head for other labels, fine-tuned in full."""
     texts = sentiment_rows(16, 8)
-    tokenizer = train_tokenizer(
-        texts["text"], kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False
-    )
+    tokenizer = train_tokenizer(texts["text"], kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False)
     bert = BertForSequenceClassification(
         BertConfig(
             vocab_size=len(tokenizer),
@@ -264,9 +254,7 @@ def test_a_short_run_learns(sentiment_rows, write_data, tmp_path):
     }  # fmt: skip
     files = {"train_file": write_data("train.jsonl", sentiment_rows(240, 10)),
              "validation_file": write_data("validation.jsonl", sentiment_rows(60, 11))}  # fmt: skip
-    results = train(
-        [word for key, value in {**files, **options}.items() for word in (f"--{key}", str(value))]
-    )
+    results = train([word for key, value in {**files, **options}.items() for word in (f"--{key}", str(value))])
     assert results["eval"]["accuracy"] >= 0.9, results["eval"]
     history = json.loads((out / METRICS_FILE).read_text())["train"]
     assert history["train_loss"] < 0.69  # below the loss of a coin flip, averaged over the whole run
@@ -284,9 +272,7 @@ def test_tiny_preset_trains_its_tokenizer_without_a_vocab_size():
     from transfuse.training.models import _build_from_preset
 
     task = ClassificationTask(ClassificationArguments(), max_seq_length=32)
-    task.load_from_config(
-        type("Cfg", (), {"problem_type": None, "num_labels": 2, "id2label": {0: "a", 1: "b"}})
-    )
+    task.load_from_config(type("Cfg", (), {"problem_type": None, "num_labels": 2, "id2label": {0: "a", 1: "b"}}))
     texts = [f"sentence number {i} is {'good' if i % 2 else 'bad'}" for i in range(50)]
     loaded = _build_from_preset(task, ModelArguments(preset="tiny"), texts)
     assert loaded.model.config.vocab_size == len(loaded.tokenizer) > 256

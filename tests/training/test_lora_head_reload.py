@@ -39,9 +39,7 @@ def bert_base(sentiment_rows, tmp_path):
     return str(tmp_path / "bert")
 
 
-def test_adapter_reload_reproduces_logits_with_the_trained_head(
-    sentiment_rows, write_data, bert_base, tmp_path
-):
+def test_adapter_reload_reproduces_logits_with_the_trained_head(sentiment_rows, write_data, bert_base, tmp_path):
     out = tmp_path / "lora"
     args = parse_arguments(
         ClassificationTask,
@@ -77,20 +75,14 @@ def test_adapter_reload_reproduces_logits_with_the_trained_head(
     initial_head = loaded.model.base_model.model.classifier.modules_to_save["default"].weight.detach().clone()
     features = task.preprocess(data.examples["train"], loaded.tokenizer, "train")
     callbacks = adapter_callbacks(args.adapter)  # as in `transfuse train`: the adapter start check runs first
-    trainer = build_trainer(
-        task, loaded.model, loaded.tokenizer, args.training, features, callbacks=callbacks
-    )
+    trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, features, callbacks=callbacks)
     trainer.train()
     trainer.save_model()
     save_for_inference(trainer.model, out, args.adapter)
 
     trained = trainer.model.eval()
-    assert not torch.equal(
-        trained.base_model.model.classifier.modules_to_save["default"].weight, initial_head
-    )
-    batch = loaded.tokenizer(
-        ["the film was good", "the plot was dull and weak"], padding=True, return_tensors="pt"
-    )
+    assert not torch.equal(trained.base_model.model.classifier.modules_to_save["default"].weight, initial_head)
+    batch = loaded.tokenizer(["the film was good", "the plot was dull and weak"], padding=True, return_tensors="pt")
     with torch.no_grad():
         expected = trained(**batch).logits
         reloaded = load_for_inference(out)

@@ -15,8 +15,22 @@ from conftest import make_sentiment_rows, write_split
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import parse_arguments, workflow
 
-RUN_FLAGS = ["--preset", "tiny", "--vocab_size", "300", "--max_seq_length", "32", "--max_steps", "2",
-             "--per_device_train_batch_size", "8", "--save_strategy", "no", "--disable_tqdm", "true"]
+RUN_FLAGS = [
+    "--preset",
+    "tiny",
+    "--vocab_size",
+    "300",
+    "--max_seq_length",
+    "32",
+    "--max_steps",
+    "2",
+    "--per_device_train_batch_size",
+    "8",
+    "--save_strategy",
+    "no",
+    "--disable_tqdm",
+    "true",
+]
 PREDICT_FLAGS = ["--fp32", "--per_device_eval_batch_size", "1", "--disable_tqdm", "true"]
 
 
@@ -25,15 +39,32 @@ def run(tmp_path_factory) -> Path:
     """A tiny classifier trained with --max_seq_length 32 (the `tiny` preset holds 64 positions)."""
     root = tmp_path_factory.mktemp("predict")
     train_file = write_split(root / "train.jsonl", make_sentiment_rows(48, seed=0))
-    argv = ["--train_file", train_file, *RUN_FLAGS, "--output_dir", str(root / "run"),
-            "--cache_dir", str(root / "cache")]
+    argv = [
+        "--train_file",
+        train_file,
+        *RUN_FLAGS,
+        "--output_dir",
+        str(root / "run"),
+        "--cache_dir",
+        str(root / "cache"),
+    ]
     workflow.train("classification", parse_arguments(ClassificationTask, argv), "transfuse train")
     return root / "run"
 
 
 def predict(run: Path, test_file: Path, output: Path, *flags: str) -> list[dict]:
-    argv = ["--model_name_or_path", str(run), "--test_file", str(test_file), "--output_file", str(output),
-            "--cache_dir", str(test_file.parent / "cache"), *PREDICT_FLAGS, *flags]
+    argv = [
+        "--model_name_or_path",
+        str(run),
+        "--test_file",
+        str(test_file),
+        "--output_file",
+        str(output),
+        "--cache_dir",
+        str(test_file.parent / "cache"),
+        *PREDICT_FLAGS,
+        *flags,
+    ]
     return workflow.predict("classification", parse_arguments(ClassificationTask, argv))
 
 
@@ -67,8 +98,10 @@ def test_line_i_answers_row_i_with_unparsable_and_unusable_rows(run, tmp_path, s
     assert output == returned and len(output) == 16
     for i in range(16):
         if i == 5:
-            assert output[i] == {"error": "row 6: row does not parse (line "
-                                 f"{6 if suffix == '.jsonl' else 7}: " + output[i]["error"].split(": ", 2)[2]}
+            assert output[i] == {
+                "error": "row 6: row does not parse (line "
+                f"{6 if suffix == '.jsonl' else 7}: " + output[i]["error"].split(": ", 2)[2]
+            }
         elif i == 9:
             assert output[i]["error"].startswith("row 10, column 'text': ")
             assert ("not a string (got int 42)" if suffix == ".jsonl" else "missing text") in output[i]["error"]
@@ -105,8 +138,15 @@ def test_predict_and_evaluate_truncate_as_training_did(run, tmp_path, caplog):
         outputs = predict(run, test_file, tmp_path / "out.jsonl")
     assert len(outputs) == 2 and all("label" in row for row in outputs)
     assert "1 of 2 rows of" in caplog.text and "truncated to 32 tokens" in caplog.text
-    argv = ["--model_name_or_path", str(run), "--validation_file", str(test_file), *PREDICT_FLAGS,
-            "--cache_dir", str(tmp_path / "cache")]
+    argv = [
+        "--model_name_or_path",
+        str(run),
+        "--validation_file",
+        str(test_file),
+        *PREDICT_FLAGS,
+        "--cache_dir",
+        str(tmp_path / "cache"),
+    ]
     results = workflow.evaluate("classification", parse_arguments(ClassificationTask, argv))
     assert results["truncated_rows"] == 1 and results["max_seq_length"] == 32
 
@@ -131,13 +171,23 @@ def _predict_with_model(model: str, tmp_path: Path) -> None:
     predict(model, test_file, tmp_path / "out.jsonl")
 
 
-@pytest.mark.parametrize("model, error, message", [
-    ("/nonexistent/model", FileNotFoundError,
-     r"--model_name_or_path '/nonexistent/model': no such folder \(resolved to /nonexistent/model\)"),
-    ("./runs/missing", FileNotFoundError, r"--model_name_or_path './runs/missing': no such folder"),
-    ("runs/missing", OSError, r"--model_name_or_path 'runs/missing' is neither a local folder \(resolved to .*\) "
-                              r"nor a Hub model in the local cache, and offline mode is on"),
-])
+@pytest.mark.parametrize(
+    "model, error, message",
+    [
+        (
+            "/nonexistent/model",
+            FileNotFoundError,
+            r"--model_name_or_path '/nonexistent/model': no such folder \(resolved to /nonexistent/model\)",
+        ),
+        ("./runs/missing", FileNotFoundError, r"--model_name_or_path './runs/missing': no such folder"),
+        (
+            "runs/missing",
+            OSError,
+            r"--model_name_or_path 'runs/missing' is neither a local folder \(resolved to .*\) "
+            r"nor a Hub model in the local cache, and offline mode is on",
+        ),
+    ],
+)
 def test_missing_model_is_named_at_once(tmp_path, monkeypatch, model, error, message):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -147,8 +197,11 @@ def test_missing_model_is_named_at_once(tmp_path, monkeypatch, model, error, mes
 
 def test_empty_model_folder_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"--model_name_or_path .*empty.* holds no config.json \(the folder is "
-                                                r"empty\)"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"--model_name_or_path .*empty.* holds no config.json \(the folder is "
+        r"empty\)",
+    ):
         _predict_with_model(str(tmp_path / "empty"), tmp_path)
 
 
@@ -159,6 +212,9 @@ def test_damaged_safetensors_is_named(run, tmp_path, damage):
     weights = broken / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\0" * 8 + data[8:])
-    with pytest.raises(OSError, match=r"broken/model.safetensors is damaged \(.*\): it was cut short or overwritten; "
-                                      "copy it again, or train the run again"):
+    with pytest.raises(
+        OSError,
+        match=r"broken/model.safetensors is damaged \(.*\): it was cut short or overwritten; "
+        "copy it again, or train the run again",
+    ):
         _predict_with_model(str(broken), tmp_path)

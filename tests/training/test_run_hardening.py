@@ -19,15 +19,36 @@ from transfuse.tasks.classification import ClassificationTask
 from transfuse.tokenization import train_tokenizer
 from transfuse.training import parse_arguments, workflow
 
-FLAGS = ["--preset", "tiny", "--vocab_size", "300", "--max_seq_length", "16", "--per_device_train_batch_size", "8",
-         "--logging_steps", "1", "--disable_tqdm", "true", "--save_strategy", "steps", "--save_steps", "2",
-         "--max_steps", "4"]
+FLAGS = [
+    "--preset",
+    "tiny",
+    "--vocab_size",
+    "300",
+    "--max_seq_length",
+    "16",
+    "--per_device_train_batch_size",
+    "8",
+    "--logging_steps",
+    "1",
+    "--disable_tqdm",
+    "true",
+    "--save_strategy",
+    "steps",
+    "--save_steps",
+    "2",
+    "--max_steps",
+    "4",
+]
 
 
 @pytest.fixture
 def data(tmp_path) -> list[str]:
-    return ["--train_file", write_split(tmp_path / "train.jsonl", make_sentiment_rows(48, seed=0)),
-            "--cache_dir", str(tmp_path / "cache")]
+    return [
+        "--train_file",
+        write_split(tmp_path / "train.jsonl", make_sentiment_rows(48, seed=0)),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+    ]
 
 
 def train(*argv: str) -> dict:
@@ -64,10 +85,23 @@ def test_resume_refuses_a_checkpoint_of_other_training_arguments(tmp_path, data)
     for path in sorted((out / "checkpoint-4").iterdir()):
         path.unlink()
     (out / "checkpoint-4").rmdir()
-    with pytest.raises(ValueError, match=r"checkpoint-2 was saved by a run with other training arguments: "
-                                         r"learning_rate 5e-05 there, 0.001 here; seed 42 there, 3 here"):
-        train(*data, *FLAGS, "--output_dir", str(out), "--resume_from_checkpoint", "auto", "--learning_rate",
-              "1e-3", "--seed", "3")
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint-2 was saved by a run with other training arguments: "
+        r"learning_rate 5e-05 there, 0.001 here; seed 42 there, 3 here",
+    ):
+        train(
+            *data,
+            *FLAGS,
+            "--output_dir",
+            str(out),
+            "--resume_from_checkpoint",
+            "auto",
+            "--learning_rate",
+            "1e-3",
+            "--seed",
+            "3",
+        )
     results = train(*data, *FLAGS, "--output_dir", str(out), "--resume_from_checkpoint", "auto")
     assert results["train"]["epoch"] > 0 and (out / "checkpoint-4").is_dir()
 
@@ -89,10 +123,28 @@ def test_resuming_from_the_final_checkpoint_finishes_without_training(tmp_path, 
 
 def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path, data):
     out = tmp_path / "run"
-    flags = [*FLAGS, "--max_steps", "8", "--save_steps", "1", "--max_grad_norm", "0", "--warmup_steps", "0",
-             "--lr_scheduler_type", "constant", "--learning_rate", "1e30", "--output_dir", str(out)]
-    with pytest.raises(ValueError, match=r"the training loss became (nan|inf) at step (\d+); the last good "
-                                         r"checkpoint is .*checkpoint-\d+ .*--resume_from_checkpoint") as caught:
+    flags = [
+        *FLAGS,
+        "--max_steps",
+        "8",
+        "--save_steps",
+        "1",
+        "--max_grad_norm",
+        "0",
+        "--warmup_steps",
+        "0",
+        "--lr_scheduler_type",
+        "constant",
+        "--learning_rate",
+        "1e30",
+        "--output_dir",
+        str(out),
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"the training loss became (nan|inf) at step (\d+); the last good "
+        r"checkpoint is .*checkpoint-\d+ .*--resume_from_checkpoint",
+    ) as caught:
         train(*data, *flags)
     step = int(re.search(r"at step (\d+)", str(caught.value)).group(1))
     checkpoints = sorted(int(p.name.split("-")[1]) for p in out.iterdir() if p.name.startswith("checkpoint-"))
@@ -110,8 +162,19 @@ def test_a_tokenizer_larger_than_the_model_is_refused_before_training(tmp_path, 
     big.save_pretrained(tmp_path / "big-tokenizer")
     assert len(big) > 300
     flags = [f for f in FLAGS if f not in ("--preset", "tiny", "--vocab_size", "300")]
-    with pytest.raises(ValueError, match=r"the tokenizer '.*big-tokenizer' has \d+ tokens but the model only \d+ "
-                                         "embeddings.*--tokenizer_name"):
-        train(*data, *flags, "--model_name_or_path", str(base), "--tokenizer_name", str(tmp_path / "big-tokenizer"),
-              "--output_dir", str(tmp_path / "run"))
+    with pytest.raises(
+        ValueError,
+        match=r"the tokenizer '.*big-tokenizer' has \d+ tokens but the model only \d+ "
+        "embeddings.*--tokenizer_name",
+    ):
+        train(
+            *data,
+            *flags,
+            "--model_name_or_path",
+            str(base),
+            "--tokenizer_name",
+            str(tmp_path / "big-tokenizer"),
+            "--output_dir",
+            str(tmp_path / "run"),
+        )
     assert not (tmp_path / "run" / "checkpoint-2").exists()

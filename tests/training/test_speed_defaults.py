@@ -170,9 +170,7 @@ def test_length_sorted_prediction_answers_in_input_order(
     assert order is not None and order.tolist() != sorted(order.tolist())  # the batches really were reordered
     widths = [batch["input_ids"].shape[1] for batch in loader]
     assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
-    budget = _predict(
-        trained_run, test_file, tmp_path, "budget", *common, "--max_tokens_per_batch", "48"
-    )
+    budget = _predict(trained_run, test_file, tmp_path, "budget", *common, "--max_tokens_per_batch", "48")
     sizes = [batch["input_ids"].shape for batch in built[-1].get_test_dataloader(features)]
     assert all(rows_ * width <= 48 or rows_ == 1 for rows_, width in sizes) and len({s[0] for s in sizes}) > 1
     assert len(plain) == 40 and "error" in plain[7]
@@ -191,9 +189,7 @@ def test_length_sorted_prediction_answers_in_input_order(
     assert _predict(trained_run, alone, tmp_path, "alone", "--fp32")[0]["label"] == plain[21]["label"]
 
 
-def test_length_sorted_evaluation_scores_like_dataset_order(
-    trained_run, sentiment_rows, write_data, tmp_path
-) -> None:
+def test_length_sorted_evaluation_scores_like_dataset_order(trained_run, sentiment_rows, write_data, tmp_path) -> None:
     validation = write_data("validation.jsonl", varied_rows(sentiment_rows, 30, seed=4))
     scores = {}
     variants = {"plain": ["--sort_by_length", "false"], "sorted": [], "budget": ["--max_tokens_per_batch", "64"]}

@@ -52,8 +52,11 @@ def test_the_architecture_defaults_to_the_tasks_first_and_others_are_refused():
     assert args.model.architecture == "encoder-decoder" and args.task_class is MarkedTask
     flags = ["--train_file", "x.jsonl", "--output_dir", "out", "--architecture", "encoder"]
     wrong = parse_arguments(MarkedTask, flags)
-    with pytest.raises(ValueError, match=r"--architecture encoder does not suit the marked task; choose one of "
-                                         r"encoder-decoder"):
+    with pytest.raises(
+        ValueError,
+        match=r"--architecture encoder does not suit the marked task; choose one of "
+        r"encoder-decoder",
+    ):
         check_arguments(wrong, "train")
     classification = parse_arguments(ClassificationTask, ["--architecture", "decoder"])
     assert classification.model.architecture == "decoder"  # classification takes all three

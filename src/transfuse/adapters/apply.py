@@ -53,7 +53,9 @@ def apply_adapter(
             logger.warning(
                 "peft matches modules_to_save %s by name suffix, so %d more modules are trained in full and saved "
                 "too (e.g. %s); the adapter is still correct, only larger.",
-                peft_config.modules_to_save, len(extra), ", ".join(extra[:3]),
+                peft_config.modules_to_save,
+                len(extra),
+                ", ".join(extra[:3]),
             )
     if is_quantized(model):
         # casts the float leftovers (norms, heads) to fp32 and makes the inputs require grad; checkpointing is

@@ -32,31 +32,42 @@ class AdapterArguments:
 
     adapter: str = field(
         default="none",
-        metadata={"help": f"Parameter-efficient method: {', '.join(ADAPTERS)}. `none` trains every weight.",
-                  "choices": list(ADAPTERS)},
+        metadata={
+            "help": f"Parameter-efficient method: {', '.join(ADAPTERS)}. `none` trains every weight.",
+            "choices": list(ADAPTERS),
+        },
     )
     lora_r: int = field(default=8, metadata={"help": "Rank of the update (lora, dora, rslora, loha, lokr)."})
     lora_alpha: float = field(
         default=16, metadata={"help": "Scale numerator: the update is scaled by alpha/r (alpha/sqrt(r) for rslora)."}
     )
     lora_dropout: float = field(
-        default=0.0, metadata={"help": "Dropout on the adapter input (lora family, adalora); 0 as in peft, which also "
-                                       "saves the dropped copy of every adapted input in training memory."}
+        default=0.0,
+        metadata={
+            "help": "Dropout on the adapter input (lora family, adalora); 0 as in peft, which also "
+            "saves the dropped copy of every adapted input in training memory."
+        },
     )
     target_modules: list[str] | None = field(
         default=None,
-        metadata={"help": "Module names (suffixes) the adapter wraps, or `all-linear`. Default: the right names "
-                          "for the architecture (transfuse, BERT, GPT-2, BART, T5, Llama, ... families)."},
+        metadata={
+            "help": "Module names (suffixes) the adapter wraps, or `all-linear`. Default: the right names "
+            "for the architecture (transfuse, BERT, GPT-2, BART, T5, Llama, ... families)."
+        },
     )
     modules_to_save: list[str] | None = field(
         default=None,
-        metadata={"help": "Extra modules trained in full and saved with the adapter. Newly initialised task heads "
-                          "are added automatically (from what `from_pretrained` reports as missing)."},
+        metadata={
+            "help": "Extra modules trained in full and saved with the adapter. Newly initialised task heads "
+            "are added automatically (from what `from_pretrained` reports as missing)."
+        },
     )
     ia3_feedforward_modules: list[str] | None = field(
         default=None,
-        metadata={"help": "IA3: which of --target_modules are feed-forward layers (scaled on their input rather "
-                          "than their output). Default: by architecture."},
+        metadata={
+            "help": "IA3: which of --target_modules are feed-forward layers (scaled on their input rather "
+            "than their output). Default: by architecture."
+        },
     )
     adalora_init_r: int = field(default=12, metadata={"help": "AdaLoRA: initial rank of every update."})
     adalora_target_r: int = field(default=8, metadata={"help": "AdaLoRA: average rank after budget allocation."})
@@ -65,8 +76,10 @@ class AdapterArguments:
     adalora_delta_t: int = field(default=1, metadata={"help": "AdaLoRA: steps between two budget allocations."})
     adalora_total_step: int | None = field(
         default=None,
-        metadata={"help": "AdaLoRA: total optimizer steps of the run (its rank budget schedule); required for "
-                          "--adapter adalora. Use the same value as --max_steps."},
+        metadata={
+            "help": "AdaLoRA: total optimizer steps of the run (its rank budget schedule); required for "
+            "--adapter adalora. Use the same value as --max_steps."
+        },
     )
     vera_r: int = field(default=256, metadata={"help": "VeRA: rank of the shared frozen random projections."})
     num_virtual_tokens: int = field(default=20, metadata={"help": "prefix / prompt: number of virtual tokens."})
@@ -75,8 +88,11 @@ class AdapterArguments:
     )
     quantization: str = field(
         default="none",
-        metadata={"help": "Load the frozen base in 4-bit (QLoRA) or 8-bit with bitsandbytes; task heads and the "
-                          "output layer always stay in float.", "choices": list(QUANTIZATIONS)},
+        metadata={
+            "help": "Load the frozen base in 4-bit (QLoRA) or 8-bit with bitsandbytes; task heads and the "
+            "output layer always stay in float.",
+            "choices": list(QUANTIZATIONS),
+        },
     )
     bnb_4bit_quant_type: str = field(
         default="nf4", metadata={"help": "4-bit data type: nf4 (QLoRA) or fp4.", "choices": list(QUANT_TYPES)}
@@ -86,21 +102,27 @@ class AdapterArguments:
     )
     bnb_4bit_compute_dtype: str = field(
         default="float32",
-        metadata={"help": "dtype of the matmuls of 4-bit layers (bfloat16 is faster on CPUs/GPUs that have it).",
-                  "choices": list(COMPUTE_DTYPES)},
+        metadata={
+            "help": "dtype of the matmuls of 4-bit layers (bfloat16 is faster on CPUs/GPUs that have it).",
+            "choices": list(COMPUTE_DTYPES),
+        },
     )
     llm_int8_skip_modules: list[str] | None = field(
         default=None,
-        metadata={"help": "Extra modules kept in float when quantizing. Task heads and the output layer are "
-                          "always kept in float, whatever this list holds."},
+        metadata={
+            "help": "Extra modules kept in float when quantizing. Task heads and the output layer are "
+            "always kept in float, whatever this list holds."
+        },
     )
     llm_int8_threshold: float = field(
         default=6.0, metadata={"help": "8-bit: outlier threshold above which activations use a float matmul."}
     )
     check_adapter: bool = field(
         default=True,
-        metadata={"help": "At training start, verify every targeted module runs in the forward pass and one "
-                          "optimizer step changes every adapter parameter (see `transfuse adapters check`)."},
+        metadata={
+            "help": "At training start, verify every targeted module runs in the forward pass and one "
+            "optimizer step changes every adapter parameter (see `transfuse adapters check`)."
+        },
     )
 
     def __post_init__(self) -> None:

@@ -71,6 +71,7 @@ def base_weight_files(base: str) -> list[Path]:
     """The safetensors weight files of `base` (a local folder, or a Hub id in the local cache), links resolved."""
     folder = Path(base).expanduser()
     if folder.is_dir():
+
         def find(name: str) -> Path | None:
             return folder / name if (folder / name).is_file() else None
     else:
@@ -79,6 +80,7 @@ def base_weight_files(base: str) -> list[Path]:
         def find(name: str) -> Path | None:
             cached = try_to_load_from_cache(base, name)
             return Path(cached) if isinstance(cached, str) else None
+
     single = find(SINGLE_FILE)
     if single is not None:
         return [single.resolve()]
@@ -101,7 +103,8 @@ def write_base_folder(run_dir: str | Path, loaded_from: str, task_config: Pretra
         logger.warning(
             "%s has no safetensors weights on this disk to link to, so %s loads with "
             "transfuse.adapters.load_for_inference only (not with transformers.pipeline / AutoPeftModel).",
-            loaded_from, run_dir,
+            loaded_from,
+            run_dir,
         )
         return False
     folder = run_dir / BASE_FOLDER

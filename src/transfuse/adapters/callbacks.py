@@ -28,8 +28,9 @@ def _unwrap(model):
 class AdaLoraCallback(TrainerCallback):
     """Calls AdaLoRA's `update_and_allocate(global_step)` after each optimizer step, while gradients still exist."""
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None,
-                       **kwargs):
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None, **kwargs
+    ):
         config = _unwrap(model).peft_config[_unwrap(model).active_adapter]
         if state.max_steps != config.total_step:
             outcome = "never finish" if config.total_step > state.max_steps else "end early"
@@ -39,8 +40,9 @@ class AdaLoraCallback(TrainerCallback):
                 f" Set --adalora_total_step {state.max_steps} (or --max_steps {config.total_step})."
             )
 
-    def on_optimizer_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None,
-                          **kwargs):
+    def on_optimizer_step(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None, **kwargs
+    ):
         _unwrap(model).base_model.update_and_allocate(state.global_step)
 
 
@@ -50,8 +52,15 @@ class AdapterCheckCallback(TrainerCallback):
     def __init__(self, max_steps: int = 3):
         self.max_steps = max_steps
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None,
-                       train_dataloader=None, **kwargs):
+    def on_train_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model=None,
+        train_dataloader=None,
+        **kwargs,
+    ):
         if train_dataloader is None or state.global_step > 0:  # nothing to probe, or resuming mid-run
             return
         model = _unwrap(model)
@@ -76,8 +85,11 @@ def adapter_callbacks(adapter_args: AdapterArguments) -> list[TrainerCallback]:
 
 def check_training_arguments(adapter_args: AdapterArguments, training_args: TrainingArguments) -> None:
     """Cross-checks between adapter and training flags, for the pipeline to call right after parsing."""
-    if adapter_args.adapter == "adalora" and training_args.max_steps > 0 and \
-            training_args.max_steps != adapter_args.adalora_total_step:
+    if (
+        adapter_args.adapter == "adalora"
+        and training_args.max_steps > 0
+        and training_args.max_steps != adapter_args.adalora_total_step
+    ):
         raise ValueError(
             f"--adalora_total_step {adapter_args.adalora_total_step} differs from --max_steps "
             f"{training_args.max_steps}; AdaLoRA's rank budget is scheduled over the run's steps, set them equal."

@@ -39,14 +39,20 @@ class AdapterCheckReport:
         return not self.uncalled_modules and not self.unchanged_parameters
 
     def summary(self) -> str:
-        lines = [f"trainable params: {self.trainable_params:,} of {self.total_params:,} "
-                 f"({self.trainable_percent:.3f}%); adapter layers: {len(self.targeted_modules)}"]
+        lines = [
+            f"trainable params: {self.trainable_params:,} of {self.total_params:,} "
+            f"({self.trainable_percent:.3f}%); adapter layers: {len(self.targeted_modules)}"
+        ]
         if self.uncalled_modules:
-            lines.append(f"NOT CALLED in the forward pass ({len(self.uncalled_modules)}): "
-                         + ", ".join(self.uncalled_modules[:8]))
+            lines.append(
+                f"NOT CALLED in the forward pass ({len(self.uncalled_modules)}): "
+                + ", ".join(self.uncalled_modules[:8])
+            )
         if self.unchanged_parameters:
-            lines.append(f"NOT CHANGED by {self.steps} optimizer steps ({len(self.unchanged_parameters)}): "
-                         + ", ".join(self.unchanged_parameters[:8]))
+            lines.append(
+                f"NOT CHANGED by {self.steps} optimizer steps ({len(self.unchanged_parameters)}): "
+                + ", ".join(self.unchanged_parameters[:8])
+            )
         if self.ok:
             lines.append(f"every adapter layer runs and every trainable parameter moved within {self.steps} step(s)")
         return "\n".join(lines)
@@ -103,9 +109,11 @@ def check_adapter(model: nn.Module, inputs: dict, max_steps: int = 3, lr: float 
     """Check `model` (a `PeftModel`, or any model with trainable parameters) on one batch of `inputs`."""
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     counted_trainable, counted_total = count_parameters(model)
-    layers = {name: module for name, module in model.named_modules()
-              if isinstance(module, BaseTunerLayer)
-              and not any(isinstance(c, BaseTunerLayer) for c in module.children())}
+    layers = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, BaseTunerLayer) and not any(isinstance(c, BaseTunerLayer) for c in module.children())
+    }
     report = AdapterCheckReport(counted_trainable, counted_total, sorted(layers))
     called: set[str] = set()
     hooks = [module.register_forward_hook(lambda *_, name=name: called.add(name)) for name, module in layers.items()]

@@ -64,8 +64,10 @@ def overmatched_modules(model: nn.Module, module_names: Iterable[str]) -> list[s
     `dense` also catches e.g. BERT's `attention.output.dense`."""
     wanted = set(module_names)
     return sorted(
-        key for key, _ in model.named_modules()
-        if key not in wanted and any(key.endswith(name) for name in wanted)
+        key
+        for key, _ in model.named_modules()
+        if key not in wanted
+        and any(key.endswith(name) for name in wanted)
         and not any(key.startswith(name + ".") for name in wanted)
     )
 

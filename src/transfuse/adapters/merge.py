@@ -52,8 +52,10 @@ def merge_adapter(model: PeftModel) -> PreTrainedModel:
             "to merge; serve it with `load_for_inference(RUN_DIR)` instead of `transfuse merge`."
         )
     if is_quantized(model.get_base_model()):
-        raise ValueError("The base is quantized: merging would re-quantize the update. Use `merge_run` (or "
-                         "`transfuse merge RUN_DIR`), which dequantizes the base first.")
+        raise ValueError(
+            "The base is quantized: merging would re-quantize the update. Use `merge_run` (or "
+            "`transfuse merge RUN_DIR`), which dequantizes the base first."
+        )
     unwrap_trained_heads(model)
     return model.merge_and_unload()
 
@@ -99,13 +101,20 @@ class MergeReport:
 
     def summary(self) -> str:
         base = f"{self.quantization} base dequantized to float32" if self.quantization != "none" else "float base"
-        return (f"merged {self.adapter} adapter from {self.run_dir} into {self.base_model} ({base}) -> "
-                f"{self.output_dir}; max |logit drift| vs the unmerged model on {self.num_samples} samples: "
-                f"{self.max_logit_drift:.3g}")
+        return (
+            f"merged {self.adapter} adapter from {self.run_dir} into {self.base_model} ({base}) -> "
+            f"{self.output_dir}; max |logit drift| vs the unmerged model on {self.num_samples} samples: "
+            f"{self.max_logit_drift:.3g}"
+        )
 
 
-def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict | None = None,
-              command: str | None = None, base_model_name_or_path: str | None = None) -> MergeReport:
+def merge_run(
+    run_dir: str | Path,
+    output_dir: str | Path,
+    sample_inputs: dict | None = None,
+    command: str | None = None,
+    base_model_name_or_path: str | None = None,
+) -> MergeReport:
     """Merge the adapter of `run_dir` into its base, save a plain safetensors model to `output_dir`, report drift.
 
     `sample_inputs` (tokenized batch) are the inputs on which merged and unmerged outputs are compared; seeded
@@ -134,11 +143,15 @@ def merge_run(run_dir: str | Path, output_dir: str | Path, sample_inputs: dict |
         del merged.config.quantization_config
     merged.save_pretrained(output_dir)  # safetensors, plain transformers layout
     _copy_tokenizer(run_dir, output_dir)
-    report = MergeReport(run_dir=str(run_dir), output_dir=str(output_dir),
-                         base_model=base_model_name_or_path or recorded_base(run_dir) or "",
-                         adapter=peft_config.peft_type.value.lower(),
-                         quantization=quantization, num_samples=int(inputs["input_ids"].shape[0]),
-                         max_logit_drift=drift)
+    report = MergeReport(
+        run_dir=str(run_dir),
+        output_dir=str(output_dir),
+        base_model=base_model_name_or_path or recorded_base(run_dir) or "",
+        adapter=peft_config.peft_type.value.lower(),
+        quantization=quantization,
+        num_samples=int(inputs["input_ids"].shape[0]),
+        max_logit_drift=drift,
+    )
     (output_dir / MERGE_REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n")
     pipeline_tag = PIPELINE_TAGS.get(getattr(peft_config.task_type, "value", ""))
     write_model_card(run_dir, output_dir, report, command, pipeline_tag, merged.config.model_type == "transfuse")
@@ -150,8 +163,14 @@ def _copy_tokenizer(run_dir: Path, output_dir: Path) -> None:
         AutoTokenizer.from_pretrained(run_dir).save_pretrained(output_dir)
 
 
-def write_model_card(run_dir: Path, output_dir: Path, report: MergeReport, command: str | None,
-                     pipeline_tag: str | None = None, transfuse_model: bool = False) -> None:
+def write_model_card(
+    run_dir: Path,
+    output_dir: Path,
+    report: MergeReport,
+    command: str | None,
+    pipeline_tag: str | None = None,
+    transfuse_model: bool = False,
+) -> None:
     """The merged model's card: the training card's results and command (when there is one), with the metadata and
     loading code of a plain transformers model, and a "Merged adapter" section giving the lineage and the drift."""
     from ..common.folder import replace_section, usage_snippet  # common imports adapters: import late

@@ -175,8 +175,11 @@ def check_method_for_task(args: AdapterArguments, task_type: TaskType | None, mo
 def _matching_modules(model: nn.Module, peft_config: PeftConfig) -> list[tuple[str, nn.Module]]:
     if isinstance(peft_config.target_modules, str) and peft_config.target_modules == "all-linear":
         return []
-    return [(name, module) for name, module in model.named_modules()
-            if name and check_target_module_exists(peft_config, name)]
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if name and check_target_module_exists(peft_config, name)
+    ]
 
 
 def check_target_layers(args: AdapterArguments, model: nn.Module, peft_config: PeftConfig) -> None:
@@ -192,14 +195,28 @@ def check_target_layers(args: AdapterArguments, model: nn.Module, peft_config: P
 
 
 def _lora(args: AdapterArguments, common: dict) -> PeftConfig:
-    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                      use_dora=args.adapter == "dora", use_rslora=args.adapter == "rslora", **common)
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        use_dora=args.adapter == "dora",
+        use_rslora=args.adapter == "rslora",
+        **common,
+    )
 
 
 def _adalora(args: AdapterArguments, common: dict) -> PeftConfig:
-    return AdaLoraConfig(init_r=args.adalora_init_r, target_r=args.adalora_target_r, tinit=args.adalora_tinit,
-                         tfinal=args.adalora_tfinal, deltaT=args.adalora_delta_t, total_step=args.adalora_total_step,
-                         lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, **common)
+    return AdaLoraConfig(
+        init_r=args.adalora_init_r,
+        target_r=args.adalora_target_r,
+        tinit=args.adalora_tinit,
+        tfinal=args.adalora_tfinal,
+        deltaT=args.adalora_delta_t,
+        total_step=args.adalora_total_step,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        **common,
+    )
 
 
 def _loha(args: AdapterArguments, common: dict) -> PeftConfig:
@@ -223,7 +240,12 @@ def _ia3(args: AdapterArguments, common: dict, model_type: str) -> PeftConfig:
 
 
 BUILDERS: dict[str, Callable[[AdapterArguments, dict], PeftConfig]] = {
-    "lora": _lora, "dora": _lora, "rslora": _lora, "adalora": _adalora, "loha": _loha, "lokr": _lokr,
+    "lora": _lora,
+    "dora": _lora,
+    "rslora": _lora,
+    "adalora": _adalora,
+    "loha": _loha,
+    "lokr": _lokr,
     "vera": _vera,
 }
 
@@ -243,8 +265,9 @@ def build_peft_config(
     if args.is_prompt_learning:
         prompt_config = PrefixTuningConfig if args.adapter == "prefix" else PromptTuningConfig
         extra = {"prefix_projection": args.prefix_projection} if args.adapter == "prefix" else {}
-        return prompt_config(num_virtual_tokens=args.num_virtual_tokens, task_type=task_type,
-                             modules_to_save=modules_to_save, **extra)
+        return prompt_config(
+            num_virtual_tokens=args.num_virtual_tokens, task_type=task_type, modules_to_save=modules_to_save, **extra
+        )
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     target_modules = args.target_modules or default_target_modules(model_type, args.adapter)
     if target_modules == ["all-linear"]:

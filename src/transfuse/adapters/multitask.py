@@ -61,9 +61,13 @@ def _backbone_size(run_dir: str | Path) -> int:
 class MultiTaskModel(nn.Module):
     """Task models sharing one backbone; `set_task` switches adapter and head together."""
 
-    def __init__(self, tasks: dict[str, PeftModel], base_model_name_or_path: str,
-                 training_arguments: dict[str, Any] | None = None,
-                 backbone_shapes: dict[str, tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        tasks: dict[str, PeftModel],
+        base_model_name_or_path: str,
+        training_arguments: dict[str, Any] | None = None,
+        backbone_shapes: dict[str, tuple[int, ...]] | None = None,
+    ):
         super().__init__()
         if not tasks:
             raise ValueError("MultiTaskModel needs at least one task.")
@@ -152,8 +156,12 @@ class MultiTaskModel(nn.Module):
         shapes = _backbone_signature(getattr(task_model, task_model.base_model_prefix))
         first = PeftModel.from_pretrained(task_model, first_run, adapter_name=first_name)
         trained_with = training_adapter_arguments(first_run)
-        model = cls({first_name: first}, recorded_base(first_run),
-                    {first_name: trained_with} if trained_with is not None else {}, shapes)
+        model = cls(
+            {first_name: first},
+            recorded_base(first_run),
+            {first_name: trained_with} if trained_with is not None else {},
+            shapes,
+        )
         for name, run in others:
             model.add_task(name, run, **load_kwargs)
         model.tasks = nn.ModuleDict({name: model.tasks[name] for name in runs})  # the caller's order
@@ -180,8 +188,11 @@ class MultiTaskModel(nn.Module):
         for name, task in self.tasks.items():
             task.save_pretrained(path, selected_adapters=[name])  # peft writes non-default adapters to path/name
             write_task_files(task, path / name, self.training_arguments.get(name), self.base_model_name_or_path)
-        manifest = {"base_model_name_or_path": self.base_model_name_or_path, "tasks": self.task_names,
-                    "default_task": self.active_task}
+        manifest = {
+            "base_model_name_or_path": self.base_model_name_or_path,
+            "tasks": self.task_names,
+            "default_task": self.active_task,
+        }
         (path / MULTITASK_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
 
 

@@ -27,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 def require_bitsandbytes(quantization: str) -> None:
     """Raise a RuntimeError that names the fix when bitsandbytes is missing or has no backend here."""
-    fix = ("install it with `pip install -U 'bitsandbytes>=0.45'` (CPU, CUDA, XPU and Apple builds are on PyPI), "
-           "or train without --quantization (e.g. --adapter lora with a float base).")
+    fix = (
+        "install it with `pip install -U 'bitsandbytes>=0.45'` (CPU, CUDA, XPU and Apple builds are on PyPI), "
+        "or train without --quantization (e.g. --adapter lora with a float base)."
+    )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise RuntimeError(
             f"--quantization {quantization} needs the bitsandbytes package, which is not installed; {fix}"
@@ -78,11 +80,18 @@ def float_module_names(auto_class: Any, config: PretrainedConfig, cpu_4bit: bool
     # only modules that own weights matter (dropouts and activations hold none)
     names = {name for name in names if any(True for _ in skeleton.get_submodule(name).parameters())}
     if cpu_4bit:
-        odd_shapes = [n for n in _cpu_4bit_unsupported(skeleton)
-                      if n not in names and not any(n.startswith(k + ".") for k in names)]
+        odd_shapes = [
+            n
+            for n in _cpu_4bit_unsupported(skeleton)
+            if n not in names and not any(n.startswith(k + ".") for k in names)
+        ]
         if odd_shapes:
-            logger.warning("Keeping %d linear layers in float (e.g. %s): bitsandbytes' CPU 4-bit kernel needs "
-                           "in_features %% 64 == 0 and out_features %% 32 == 0.", len(odd_shapes), odd_shapes[0])
+            logger.warning(
+                "Keeping %d linear layers in float (e.g. %s): bitsandbytes' CPU 4-bit kernel needs "
+                "in_features %% 64 == 0 and out_features %% 32 == 0.",
+                len(odd_shapes),
+                odd_shapes[0],
+            )
         names |= set(odd_shapes)
     return sorted(names)
 
@@ -93,8 +102,9 @@ def bnb_config(args: AdapterArguments, keep_in_float: list[str] | tuple[str, ...
         return None
     skip = sorted({_exact(name) for name in keep_in_float} | set(args.llm_int8_skip_modules or ()))
     if args.quantization == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip,
-                                  llm_int8_threshold=args.llm_int8_threshold)
+        return BitsAndBytesConfig(
+            load_in_8bit=True, llm_int8_skip_modules=skip, llm_int8_threshold=args.llm_int8_threshold
+        )
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=args.bnb_4bit_quant_type,

@@ -44,8 +44,7 @@ class CheckArguments:
     """The model to check, its head, and the probe batch."""
 
     model_name_or_path: str = field(metadata={"help": "Model folder or Hub id, or an adapter run folder."})
-    task: str = field(default="seq-cls", metadata={"help": "Head to load a plain model with.",
-                                                   "choices": list(TASKS)})
+    task: str = field(default="seq-cls", metadata={"help": "Head to load a plain model with.", "choices": list(TASKS)})
     num_labels: int = field(default=2, metadata={"help": "Labels of a new classification head."})
     batch_size: int = field(default=4, metadata={"help": "Rows of the synthetic probe batch."})
     seq_length: int = field(default=32, metadata={"help": "Tokens per probe row."})
@@ -54,21 +53,28 @@ class CheckArguments:
 
 @dataclass
 class MethodsArguments:
-    model_name_or_path: str | None = field(default=None, metadata={"help": "Model whose defaults to list "
-                                                                           "(default: transfuse)."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Model whose defaults to list (default: transfuse)."}
+    )
 
 
 def _load(args: CheckArguments, adapter_args: AdapterArguments):
     if is_adapter_folder(args.model_name_or_path):
         return load_for_inference(args.model_name_or_path, is_trainable=True)
     if not adapter_args.enabled:
-        raise ValueError("Pass --adapter METHOD (e.g. --adapter lora) to check a plain model, or an adapter run "
-                         "folder as --model_name_or_path.")
+        raise ValueError(
+            "Pass --adapter METHOD (e.g. --adapter lora) to check a plain model, or an adapter run "
+            "folder as --model_name_or_path."
+        )
     auto_class = AUTO_CLASS_BY_TASK_TYPE[TASKS[args.task]]
     extra = {"num_labels": args.num_labels} if args.task in ("seq-cls", "token-cls") else {}
     config = AutoConfig.from_pretrained(args.model_name_or_path, **extra)
-    model, info = auto_class.from_pretrained(args.model_name_or_path, config=config, output_loading_info=True,
-                                             **quantization_kwargs(adapter_args, auto_class, config))
+    model, info = auto_class.from_pretrained(
+        args.model_name_or_path,
+        config=config,
+        output_loading_info=True,
+        **quantization_kwargs(adapter_args, auto_class, config),
+    )
     return apply_adapter(model, adapter_args, new_module_names(info, model), task_type=TASKS[args.task])
 
 
@@ -111,4 +117,3 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return SUBCOMMANDS[argv[0]](argv[1:])
-

@@ -62,14 +62,13 @@ def demo_train_argv(output_dir: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="transfuse demo", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo)."
-    )
+    parser.add_argument("--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo).")
     options = parser.parse_args(argv)
     for folder in (Path(options.output_dir), *Path(options.output_dir).parents):
         if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(f"--output_dir {options.output_dir}: {folder} is a file, not a folder; choose "
-                                     "another --output_dir.")
+            raise NotADirectoryError(
+                f"--output_dir {options.output_dir}: {folder} is a file, not a folder; choose another --output_dir."
+            )
     train_argv = demo_train_argv(options.output_dir)
     print("transfuse demo runs: transfuse train " + shlex.join(train_argv), flush=True)
     code = train.main(train_argv)

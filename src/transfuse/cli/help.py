@@ -33,29 +33,79 @@ KEY_LIBRARIES = ("transformers", "peft", "datasets", "torch")
 NOT_FOR: dict[str, set[str]] = {
     "train": {"test_file", "test_split_name", "output_file"},
     "evaluate": {
-        "preset", "architecture", "config_overrides", "tokenizer_kind", "vocab_size", "ignore_mismatched_sizes",
-        "train_file", "train_split_name", "max_train_samples", "test_file", "test_split_name",
-        "overwrite_output_dir", "output_file",
+        "preset",
+        "architecture",
+        "config_overrides",
+        "tokenizer_kind",
+        "vocab_size",
+        "ignore_mismatched_sizes",
+        "train_file",
+        "train_split_name",
+        "max_train_samples",
+        "test_file",
+        "test_split_name",
+        "overwrite_output_dir",
+        "output_file",
     },
     "predict": {
-        "preset", "architecture", "config_overrides", "tokenizer_kind", "vocab_size", "ignore_mismatched_sizes",
-        "train_file", "train_split_name", "max_train_samples", "validation_file", "validation_split_name",
-        "max_eval_samples", "overwrite_output_dir",
+        "preset",
+        "architecture",
+        "config_overrides",
+        "tokenizer_kind",
+        "vocab_size",
+        "ignore_mismatched_sizes",
+        "train_file",
+        "train_split_name",
+        "max_train_samples",
+        "validation_file",
+        "validation_split_name",
+        "max_eval_samples",
+        "overwrite_output_dir",
     },
 }
 # TrainingArguments options that get a line of their own, per command; the others are listed by name (train) or
 # not at all (evaluate, predict). Options a task's own TrainingArguments subclass adds always get a line.
 COMMON_TRAINING: dict[str, tuple[str, ...]] = {
     "train": (
-        "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size",
-        "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
-        "max_grad_norm", "optim", "eval_strategy", "eval_steps", "save_strategy", "save_steps", "save_total_limit",
-        "load_best_model_at_end", "metric_for_best_model", "logging_steps", "seed", "bf16", "fp16",
-        "activation_checkpointing", "torch_compile", "dataloader_num_workers", "use_cpu", "report_to",
-        "resume_from_checkpoint", "push_to_hub", "hub_model_id",
+        "output_dir",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "learning_rate",
+        "lr_scheduler_type",
+        "warmup_steps",
+        "weight_decay",
+        "max_grad_norm",
+        "optim",
+        "eval_strategy",
+        "eval_steps",
+        "save_strategy",
+        "save_steps",
+        "save_total_limit",
+        "load_best_model_at_end",
+        "metric_for_best_model",
+        "logging_steps",
+        "seed",
+        "bf16",
+        "fp16",
+        "activation_checkpointing",
+        "torch_compile",
+        "dataloader_num_workers",
+        "use_cpu",
+        "report_to",
+        "resume_from_checkpoint",
+        "push_to_hub",
+        "hub_model_id",
     ),
-    "evaluate": ("output_dir", "per_device_eval_batch_size", "eval_accumulation_steps", "dataloader_num_workers",
-                 "use_cpu"),
+    "evaluate": (
+        "output_dir",
+        "per_device_eval_batch_size",
+        "eval_accumulation_steps",
+        "dataloader_num_workers",
+        "use_cpu",
+    ),
     "predict": ("per_device_eval_batch_size", "eval_accumulation_steps", "dataloader_num_workers", "use_cpu"),
 }
 HELP_OVERRIDES: dict[tuple[str, str], str] = {
@@ -197,8 +247,13 @@ def render_task_help(command: str, task_name: str, program: str) -> str:
     }
     hidden = NOT_FOR[command] | ({"adapter"} if command != "train" else set())
     common = COMMON_TRAINING[command]
-    lines = [USAGE.format(program=program), "", INTRO[command].format(task=task_name),
-             "A config file sets options by their names; flags after it override it.", ""]
+    lines = [
+        USAGE.format(program=program),
+        "",
+        INTRO[command].format(task=task_name),
+        "A config file sets options by their names; flags after it override it.",
+        "",
+    ]
     others: list[str] = []
     for group, title in GROUPS:
         if group in hidden:

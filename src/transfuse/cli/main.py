@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("transfuse.cli.pretrain:main", "pretrain an encoder, decoder or encoder-decoder on raw text"),
     "generate": ("transfuse.cli.generate:main", "generate text from prompts with a decoder or encoder-decoder"),
     "merge": (
-        "transfuse.cli.merge:main", "fold an adapter run into its base: transfuse merge RUN_DIR --output_dir DIR"
+        "transfuse.cli.merge:main",
+        "fold an adapter run into its base: transfuse merge RUN_DIR --output_dir DIR",
     ),
     "adapters": ("transfuse.cli.adapters:main", "adapter tools: transfuse adapters check|methods"),
 }
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"transfuse: error: unknown command {name!r}; choose one of: {', '.join(sorted(COMMANDS))}",
-              file=sys.stderr)
+        print(
+            f"transfuse: error: unknown command {name!r}; choose one of: {', '.join(sorted(COMMANDS))}",
+            file=sys.stderr,
+        )
         return 2
     program = f"transfuse {name}"
     if name in SUBJECT_COMMANDS and rest and not rest[0].startswith("-"):

@@ -25,8 +25,11 @@ class MergeArguments:
     run_dir: str = field(metadata={"help": "Run folder holding an adapter (adapter_config.json)."})
     output_dir: str = field(metadata={"help": "Folder for the merged model (safetensors, config, tokenizer, card)."})
     sample_file: str | None = field(
-        default=None, metadata={"help": "csv/tsv/json/jsonl/parquet rows to measure the merge drift on; seeded "
-                                        "random token ids when absent."}
+        default=None,
+        metadata={
+            "help": "csv/tsv/json/jsonl/parquet rows to measure the merge drift on; seeded "
+            "random token ids when absent."
+        },
     )
     text_column: str = field(default="text", metadata={"help": "Column of --sample_file holding the text."})
     text_pair_column: str | None = field(default=None, metadata={"help": "Second text column (sentence pairs)."})
@@ -34,17 +37,23 @@ class MergeArguments:
     max_length: int = field(default=128, metadata={"help": "Truncation length of the sample rows."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a model already in --output_dir."})
     base_model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Base model to merge onto instead of the one recorded in the run's "
-                                        "adapter_config.json (e.g. after the base folder moved)."}
+        default=None,
+        metadata={
+            "help": "Base model to merge onto instead of the one recorded in the run's "
+            "adapter_config.json (e.g. after the base folder moved)."
+        },
     )
 
     def __post_init__(self) -> None:
         if not is_adapter_folder(self.run_dir):
-            raise ValueError(f"{self.run_dir} holds no adapter_config.json: only adapter runs can be merged "
-                             "(a full fine-tuning run is already a plain model).")
+            raise ValueError(
+                f"{self.run_dir} holds no adapter_config.json: only adapter runs can be merged "
+                "(a full fine-tuning run is already a plain model)."
+            )
         if (Path(self.output_dir) / "config.json").is_file() and not self.overwrite_output_dir:
-            raise ValueError(f"--output_dir {self.output_dir} already holds a model; pass --overwrite_output_dir "
-                             "to replace it.")
+            raise ValueError(
+                f"--output_dir {self.output_dir} already holds a model; pass --overwrite_output_dir to replace it."
+            )
         if self.num_samples < 1:
             raise ValueError(f"--num_samples must be positive, got {self.num_samples}.")
         self.base_model_name_or_path = find_base_model(self.run_dir, self.base_model_name_or_path)
@@ -87,23 +96,34 @@ def sample_inputs(args: MergeArguments) -> dict | None:
     rows = load_dataset(builder, data_files=args.sample_file, split="train", **extra)
     for column in filter(None, (args.text_column, args.text_pair_column)):
         if column not in rows.column_names:
-            raise ValueError(f"--sample_file {args.sample_file} has no column {column!r}; it has: "
-                             f"{', '.join(rows.column_names)} (set --text_column).")
+            raise ValueError(
+                f"--sample_file {args.sample_file} has no column {column!r}; it has: "
+                f"{', '.join(rows.column_names)} (set --text_column)."
+            )
     rows = rows.select(range(min(args.num_samples, len(rows))))
     has_tokenizer = any((Path(args.run_dir) / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json"))
     source = args.run_dir if has_tokenizer else args.base_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(source)
     pairs = list(rows[args.text_pair_column]) if args.text_pair_column else None
-    encoded = tokenizer(list(rows[args.text_column]), pairs, truncation=True, max_length=args.max_length, padding=True,
-                        return_tensors="pt")
+    encoded = tokenizer(
+        list(rows[args.text_column]),
+        pairs,
+        truncation=True,
+        max_length=args.max_length,
+        padding=True,
+        return_tensors="pt",
+    )
     return {key: encoded[key] for key in ("input_ids", "attention_mask")}
 
 
 def parse_merge_arguments(argv: list[str]) -> MergeArguments:
     """`RUN_DIR --output_dir DIR ...`; the run folder may also be given as `--run_dir`, or in a YAML/JSON file."""
     argv = list(argv)
-    parser = HfArgumentParser(MergeArguments, prog="transfuse merge",
-                              description="Merge a trained adapter into its base and export a plain model.")
+    parser = HfArgumentParser(
+        MergeArguments,
+        prog="transfuse merge",
+        description="Merge a trained adapter into its base and export a plain model.",
+    )
     if len(argv) == 1 and argv[0].endswith((".yaml", ".yml", ".json")):
         parse = parser.parse_yaml_file if argv[0].endswith((".yaml", ".yml")) else parser.parse_json_file
         (args,) = parse(argv[0])
@@ -116,9 +136,12 @@ def parse_merge_arguments(argv: list[str]) -> MergeArguments:
 
 def main(argv: list[str]) -> int:
     args = parse_merge_arguments(argv)
-    report = merge_run(args.run_dir, args.output_dir, sample_inputs(args),
-                       command=shlex.join(["transfuse", "merge", *argv]),
-                       base_model_name_or_path=args.base_model_name_or_path)
+    report = merge_run(
+        args.run_dir,
+        args.output_dir,
+        sample_inputs(args),
+        command=shlex.join(["transfuse", "merge", *argv]),
+        base_model_name_or_path=args.base_model_name_or_path,
+    )
     print(report.summary())
     return 0
-

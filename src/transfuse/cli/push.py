@@ -17,7 +17,9 @@ def parse_push_arguments(argv: list[str]) -> PushArguments:
     if argv and not argv[0].startswith("-"):
         argv = ["--run_dir", argv[0], *argv[1:]]
     parser = HfArgumentParser(
-        PushArguments, prog="transfuse push", usage="transfuse push RUN_DIR --repo_id NAME [options]",
+        PushArguments,
+        prog="transfuse push",
+        usage="transfuse push RUN_DIR --repo_id NAME [options]",
         description="Upload a transfuse run (model or adapter, code, tokenizer, card) to the Hugging Face Hub.",
     )
     (args,) = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
@@ -29,4 +31,3 @@ def main(argv: list[str]) -> int:
     result = push_run(args)
     print(result if args.dry_run else f"pushed {args.run_dir} to {result}")
     return 0
-

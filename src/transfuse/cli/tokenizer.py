@@ -26,14 +26,11 @@ Run `transfuse tokenizer train --help` for every option."""
 class TokenizerTrainingArguments(TextSourceArguments):
     """The text to learn the vocabulary from, and the tokenizer to learn."""
 
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Folder to save the tokenizer in (required)."}
-    )
+    output_dir: str | None = field(default=None, metadata={"help": "Folder to save the tokenizer in (required)."})
     tokenizer_kind: str = field(
         default="bpe",
         metadata={
-            "help": "bpe (byte-level, GPT-2/RoBERTa style), wordpiece (BERT) or unigram "
-            "(SentencePiece style).",
+            "help": "bpe (byte-level, GPT-2/RoBERTa style), wordpiece (BERT) or unigram (SentencePiece style).",
             "choices": list(KINDS),
         },
     )
@@ -45,14 +42,10 @@ class TokenizerTrainingArguments(TextSourceArguments):
     lowercase: bool = field(default=False, metadata={"help": "Lower-case the text before tokenizing."})
     pad_token: str = field(default=SPECIAL_TOKENS["pad_token"], metadata={"help": "Padding token (id 0)."})
     unk_token: str = field(default=SPECIAL_TOKENS["unk_token"], metadata={"help": "Unknown token (id 1)."})
-    bos_token: str = field(
-        default=SPECIAL_TOKENS["bos_token"], metadata={"help": "Start / cls token (id 2)."}
-    )
+    bos_token: str = field(default=SPECIAL_TOKENS["bos_token"], metadata={"help": "Start / cls token (id 2)."})
     eos_token: str = field(default=SPECIAL_TOKENS["eos_token"], metadata={"help": "End / sep token (id 3)."})
     mask_token: str = field(default=SPECIAL_TOKENS["mask_token"], metadata={"help": "Mask token (id 4)."})
-    overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Replace a tokenizer in --output_dir."}
-    )
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a tokenizer in --output_dir."})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,11 +84,7 @@ def train_from_arguments(args: TokenizerTrainingArguments) -> PreTrainedTokenize
             f"--output_dir {str(output_dir)!r} already holds a tokenizer; choose another folder "
             "or pass --overwrite_output_dir."
         )
-    source = (
-        {"files": expand_text_files(args.train_files)}
-        if args.train_files
-        else {"texts": training_texts(args)}
-    )
+    source = {"files": expand_text_files(args.train_files)} if args.train_files else {"texts": training_texts(args)}
     tokenizer = train_tokenizer(
         **source,
         kind=args.tokenizer_kind,

@@ -11,9 +11,7 @@ def summarize(results: dict[str, Any]) -> str:
     train = results["train"]
     lines = [f"train: {train.get('train_runtime', 0):.0f} s, loss {train.get('train_loss', 0):.4f}"]
     if "eval" in results:
-        scalars = {
-            k: v for k, v in results["eval"].items() if not isinstance(v, dict) and k not in SPEED_KEYS
-        }
+        scalars = {k: v for k, v in results["eval"].items() if not isinstance(v, dict) and k not in SPEED_KEYS}
         lines += ["eval:", format_metrics(scalars)]
     return "\n".join(lines)
 

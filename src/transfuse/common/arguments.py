@@ -138,9 +138,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(values, dict):
-        raise ValueError(
-            f"{path} must hold a mapping of option names to values, got {type(values).__name__}."
-        )
+        raise ValueError(f"{path} must hold a mapping of option names to values, got {type(values).__name__}.")
     return values
 
 

@@ -95,8 +95,11 @@ def scratch_config(
     fields = {**tokenizer_fields(tokenizer), **overrides, **(required or {})}
     if config_name is None:
         positions = preset_positions(model_args, positions)
-        config = get_preset(preset_name(model_args), architecture or model_args.architecture,
-                            **{"max_position_embeddings": positions, **fields})
+        config = get_preset(
+            preset_name(model_args),
+            architecture or model_args.architecture,
+            **{"max_position_embeddings": positions, **fields},
+        )
     else:
         config = AutoConfig.from_pretrained(
             config_name, revision=model_args.model_revision, trust_remote_code=model_args.trust_remote_code

@@ -116,10 +116,20 @@ class AtomicCheckpointMixin:
             weighted += entry["loss"] * (entry["step"] - previous)
             steps, previous = steps + entry["step"] - previous, entry["step"]
         train_loss = weighted / steps if steps else float("nan")
-        logger.warning("%s is the last checkpoint of this run (step %d of %d): nothing left to train, finishing "
-                       "the run from it", checkpoint, state.global_step, state.max_steps)
-        metrics = {"train_loss": train_loss, "train_loss_steps": steps, "epoch": state.epoch,
-                   "global_step": state.global_step, "train_runtime": 0.0, "resumed_finished_run": True}
+        logger.warning(
+            "%s is the last checkpoint of this run (step %d of %d): nothing left to train, finishing the run from it",
+            checkpoint,
+            state.global_step,
+            state.max_steps,
+        )
+        metrics = {
+            "train_loss": train_loss,
+            "train_loss_steps": steps,
+            "epoch": state.epoch,
+            "global_step": state.global_step,
+            "train_runtime": 0.0,
+            "resumed_finished_run": True,
+        }
         return TrainOutput(state.global_step, train_loss, metrics)
 
     def _point_state_at(self, partial: str, final: str) -> None:
@@ -144,18 +154,38 @@ class AtomicCheckpointMixin:
             os.rmdir(os.path.dirname(partial))  # leave no empty staging folder in the run folder
         _fsync_dir(run_dir)
         logger.info("checkpoint %s written atomically", final)
-        rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
-                           best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+        rotate_checkpoints(
+            output_dir=run_dir,
+            save_total_limit=self.args.save_total_limit,
+            best_model_checkpoint=self.state.best_model_checkpoint,
+            use_mtime=False,
+        )
 
 
 # What a resumed run must share with the run that saved the checkpoint (in this order in messages): the schedule,
 # the batch, the data order. Stored as JSON in every checkpoint, never read back from the pickled
 # `training_args.bin`.
 RESUME_FIELDS = (
-    "learning_rate", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "max_steps", "num_train_epochs",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "world_size", "seed", "data_seed",
-    "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "optim",
-    "train_sampling_strategy", "bf16", "fp16",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "warmup_ratio",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "world_size",
+    "seed",
+    "data_seed",
+    "weight_decay",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "max_grad_norm",
+    "optim",
+    "train_sampling_strategy",
+    "bf16",
+    "fp16",
 )
 
 
@@ -178,13 +208,20 @@ def check_resume(checkpoint: str | Path, training_args: Any) -> None:
     """Raise `ValueError` naming every training argument that differs from those the checkpoint was saved with."""
     path = Path(checkpoint) / RESUME_FILE
     if not path.is_file():
-        logger.warning("%s has no %s (saved by another tool or an older transfuse): cannot check that this run "
-                       "resumes it with the same training arguments", checkpoint, RESUME_FILE)
+        logger.warning(
+            "%s has no %s (saved by another tool or an older transfuse): cannot check that this run "
+            "resumes it with the same training arguments",
+            checkpoint,
+            RESUME_FILE,
+        )
         return
     saved = json.loads(path.read_text(encoding="utf-8"))
     current = resume_settings(training_args)
-    differing = [f"{name} {saved[name]!r} there, {current[name]!r} here"
-                 for name in RESUME_FIELDS if name in saved and name in current and saved[name] != current[name]]
+    differing = [
+        f"{name} {saved[name]!r} there, {current[name]!r} here"
+        for name in RESUME_FIELDS
+        if name in saved and name in current and saved[name] != current[name]
+    ]
     if differing:
         raise ValueError(
             f"{checkpoint} was saved by a run with other training arguments: {'; '.join(differing)}. Resume with "
@@ -201,8 +238,11 @@ def is_complete_checkpoint(path: str | Path) -> bool:
     except (OSError, ValueError):
         return False
     match = _CHECKPOINT.match(path.name)
-    return isinstance(state, dict) and "global_step" in state and (
-        match is None or state["global_step"] == int(match.group(1)))
+    return (
+        isinstance(state, dict)
+        and "global_step" in state
+        and (match is None or state["global_step"] == int(match.group(1)))
+    )
 
 
 def last_complete_checkpoint(output_dir: str | Path) -> str | None:
@@ -211,14 +251,18 @@ def last_complete_checkpoint(output_dir: str | Path) -> str | None:
     if not output_dir.is_dir():
         return None
     candidates = sorted(
-        (int(match.group(1)), child) for child in output_dir.iterdir()
+        (int(match.group(1)), child)
+        for child in output_dir.iterdir()
         if child.is_dir() and (match := _CHECKPOINT.match(child.name))
     )
     for _, checkpoint in reversed(candidates):
         if is_complete_checkpoint(checkpoint):
             return str(checkpoint)
-        logger.warning("skipping %s: incomplete (its %s is missing or cut short; the run was killed while "
-                       "saving it)", checkpoint, TRAINER_STATE)
+        logger.warning(
+            "skipping %s: incomplete (its %s is missing or cut short; the run was killed while saving it)",
+            checkpoint,
+            TRAINER_STATE,
+        )
     return None
 
 

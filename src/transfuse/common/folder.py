@@ -92,7 +92,9 @@ def _move_aside(output_dir: Path) -> Path | None:
             os.rename(output_dir, moved)
             logger.warning(
                 "--overwrite_output_dir: moved the run in --output_dir %r aside to %r (delete it once you no longer "
-                "need it); the new run starts from an empty folder", str(output_dir), str(moved)
+                "need it); the new run starts from an empty folder",
+                str(output_dir),
+                str(moved),
             )
     return moved
 
@@ -111,9 +113,7 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str | Non
             )
         return last
     if not Path(resume_from_checkpoint).is_dir():
-        raise FileNotFoundError(
-            f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint folder."
-        )
+        raise FileNotFoundError(f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint folder.")
     if not is_complete_checkpoint(resume_from_checkpoint):
         raise ValueError(
             f"--resume_from_checkpoint {resume_from_checkpoint!r} is incomplete (no whole "
@@ -265,8 +265,12 @@ def usage_snippet(task_type: str, model_dir: str | Path, transfuse_model: bool, 
         lines.append("import transfuse  # registers the transfuse model type (or pass trust_remote_code=True)")
     lines += ["from transformers import pipeline", "", f"{variable} = pipeline({task_type!r}, model={where})"]
     if adapter:
-        lines += ["", "# or the model itself: base model + adapter + task head",
-                  "from transfuse.adapters import load_for_inference", f"model = load_for_inference({where})"]
+        lines += [
+            "",
+            "# or the model itself: base model + adapter + task head",
+            "from transfuse.adapters import load_for_inference",
+            f"model = load_for_inference({where})",
+        ]
     return "\n".join(lines)
 
 

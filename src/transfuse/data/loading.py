@@ -146,9 +146,7 @@ def load_file(
         bad_rows, total = _unparsable_rows(path, builder, kwargs)
         if not bad_rows:
             cause = err.__cause__ or err
-            raise DataLoadingError(
-                f"{flag} {path!r} could not be read: {type(cause).__name__}: {cause}"
-            ) from err
+            raise DataLoadingError(f"{flag} {path!r} could not be read: {type(cause).__name__}: {cause}") from err
         if not skip_bad_rows:
             line, _, reason = bad_rows[0]
             more = f" ({len(bad_rows) - 1} more unparsable lines follow)" if len(bad_rows) > 1 else ""
@@ -213,9 +211,7 @@ def _check_not_empty(path: str, flag: str, builder: str, kwargs: dict[str, Any])
     with open(path, encoding=kwargs["encoding"]) as handle:
         head = [line for _, line in zip(range(2), (line for line in handle if line.strip()))]
     if not head:
-        raise DataValidationError(
-            f"{flag} {path} is empty: it holds no rows. Point {flag} at the file with the data."
-        )
+        raise DataValidationError(f"{flag} {path} is empty: it holds no rows. Point {flag} at the file with the data.")
     if builder == "csv" and len(head) == 1:
         columns = next(csv.reader(io.StringIO(head[0]), delimiter=kwargs.get("sep", ",")))
         raise DataValidationError(
@@ -282,8 +278,9 @@ def _unparsable_csv_rows(path: str, kwargs: dict[str, Any]) -> tuple[list[tuple[
                 if not record:
                     continue  # a blank line is not a row (pandas skips it too)
                 if len(record) > len(header):
-                    bad.append((reader.line_num, row, f"expected {len(header)} fields as in the header, saw "
-                                                      f"{len(record)}"))
+                    bad.append(
+                        (reader.line_num, row, f"expected {len(header)} fields as in the header, saw {len(record)}")
+                    )
                 row += 1
         except StopIteration:
             return [], 0
@@ -293,9 +290,7 @@ def _unparsable_csv_rows(path: str, kwargs: dict[str, Any]) -> tuple[list[tuple[
     return bad, row
 
 
-def _read_skipping(
-    path: str, builder: str, kwargs: dict, bad_lines: set[int], cache_dir: str | None
-) -> Dataset:
+def _read_skipping(path: str, builder: str, kwargs: dict, bad_lines: set[int], cache_dir: str | None) -> Dataset:
     if builder == "csv":
         return _read_with_builder(path, builder, kwargs, cache_dir, on_bad_lines="skip")
     # the kept lines go through the json builder too, so their types come out as from a clean file (a column of
@@ -360,9 +355,7 @@ def hub_unreachable_reason(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
 
     if constants.HF_HUB_OFFLINE or datasets.config.HF_HUB_OFFLINE:
         return None
-    if any(
-        os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
-    ):
+    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
         return None
     endpoint = urlparse(constants.ENDPOINT)
     port = endpoint.port or (443 if endpoint.scheme == "https" else 80)

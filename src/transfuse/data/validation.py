@@ -76,9 +76,7 @@ def check_columns(examples: Dataset, required: Mapping[str, str], source: str) -
     missing = {column: flag for column, flag in required.items() if column not in examples.column_names}
     if not missing:
         return
-    problems = "; ".join(
-        f"column {column!r} (set by {flag}) does not exist" for column, flag in missing.items()
-    )
+    problems = "; ".join(f"column {column!r} (set by {flag}) does not exist" for column, flag in missing.items())
     raise DataValidationError(
         f"{source}: {problems}. The columns are: {', '.join(map(repr, examples.column_names))}. "
         f"Rename the column in the data or point the flag at one of these."
@@ -105,9 +103,7 @@ def find_bad_numbers(values: Sequence[Any], column: str) -> list[BadRow]:
         if value is None:
             bad.append(BadRow(index, column, "missing target (null)"))
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            bad.append(
-                BadRow(index, column, "target is not a number", f"got {type(value).__name__} {value!r}")
-            )
+            bad.append(BadRow(index, column, "target is not a number", f"got {type(value).__name__} {value!r}"))
         elif not math.isfinite(value):
             bad.append(BadRow(index, column, "target is NaN or infinite", f"got {value!r}"))
     return bad

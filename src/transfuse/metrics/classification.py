@@ -98,9 +98,7 @@ def classification_metrics(
     }
 
 
-def multilabel_metrics(
-    predictions: Any, references: Any, label_names: Sequence[str] | None = None
-) -> dict[str, Any]:
+def multilabel_metrics(predictions: Any, references: Any, label_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Micro/macro F1, subset accuracy and a per-label report for multi-label 0/1 indicator matrices.
 
     Args:

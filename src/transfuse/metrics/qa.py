@@ -83,14 +83,10 @@ def _answers_of(reference: Any) -> list[str]:
 
 
 def _is_hf_records(items: Any) -> bool:
-    return (
-        isinstance(items, Sequence) and len(items) > 0 and isinstance(items[0], Mapping) and "id" in items[0]
-    )
+    return isinstance(items, Sequence) and len(items) > 0 and isinstance(items[0], Mapping) and "id" in items[0]
 
 
-def _to_id_dicts(
-    predictions: Any, references: Any
-) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+def _to_id_dicts(predictions: Any, references: Any) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
     """Turn HF ``[{"id", "prediction_text"}]`` / ``[{"id", "answers"}]`` records into id-keyed dicts."""
     if _is_hf_records(predictions):
         predictions = {str(p["id"]): p["prediction_text"] for p in predictions}
@@ -118,9 +114,7 @@ def squad_metrics(predictions: Any, references: Any) -> dict[str, float]:
     """
     pred_dict, ref_dict = _to_id_dicts(predictions, references)
     if (pred_dict is None) != (ref_dict is None):
-        raise TypeError(
-            "predictions and references must both be id-keyed (dict / HF records) or both be lists"
-        )
+        raise TypeError("predictions and references must both be id-keyed (dict / HF records) or both be lists")
 
     pairs: list[tuple[str, list[str]] | None] = []
     if ref_dict is not None:

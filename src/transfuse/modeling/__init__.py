@@ -33,5 +33,11 @@ def _register() -> None:
 _register()
 
 __all__ = [
-    "AUTO_CLASSES", "AUTO_MAP", "HEADS", "PRESETS", "TransfuseConfig", "get_preset", *modeling_transfuse.__all__
+    "AUTO_CLASSES",
+    "AUTO_MAP",
+    "HEADS",
+    "PRESETS",
+    "TransfuseConfig",
+    "get_preset",
+    *modeling_transfuse.__all__,
 ]

@@ -127,8 +127,15 @@ class TransfuseConfig(PreTrainedConfig):
         choose("hidden_act", HIDDEN_ACTS)
         if self.classifier_pooling is not None:
             choose("classifier_pooling", CLASSIFIER_POOLINGS)
-        for field in ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
-                      "num_decoder_layers", "intermediate_size", "max_position_embeddings"):
+        for field in (
+            "vocab_size",
+            "hidden_size",
+            "num_attention_heads",
+            "num_hidden_layers",
+            "num_decoder_layers",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             positive(field)
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(

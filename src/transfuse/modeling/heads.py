@@ -57,14 +57,34 @@ class Head:
 # In this order, a checkpoint's class is looked up in the Auto mappings: a seq2seq class also appears in the
 # masked-LM mapping (BART), never the reverse, and every family has a backbone, so it comes last.
 HEADS: tuple[Head, ...] = (
-    Head("seq-cls", AutoModelForSequenceClassification, classes.TransfuseForSequenceClassification, "SEQ_CLS",
-         "text-classification"),
-    Head("token-cls", AutoModelForTokenClassification, classes.TransfuseForTokenClassification, "TOKEN_CLS",
-         "token-classification"),
-    Head("qa", AutoModelForQuestionAnswering, classes.TransfuseForQuestionAnswering, "QUESTION_ANS",
-         "question-answering"),
-    Head("seq2seq-lm", AutoModelForSeq2SeqLM, classes.TransfuseForConditionalGeneration, "SEQ_2_SEQ_LM",
-         "text2text-generation"),
+    Head(
+        "seq-cls",
+        AutoModelForSequenceClassification,
+        classes.TransfuseForSequenceClassification,
+        "SEQ_CLS",
+        "text-classification",
+    ),
+    Head(
+        "token-cls",
+        AutoModelForTokenClassification,
+        classes.TransfuseForTokenClassification,
+        "TOKEN_CLS",
+        "token-classification",
+    ),
+    Head(
+        "qa",
+        AutoModelForQuestionAnswering,
+        classes.TransfuseForQuestionAnswering,
+        "QUESTION_ANS",
+        "question-answering",
+    ),
+    Head(
+        "seq2seq-lm",
+        AutoModelForSeq2SeqLM,
+        classes.TransfuseForConditionalGeneration,
+        "SEQ_2_SEQ_LM",
+        "text2text-generation",
+    ),
     Head("causal-lm", AutoModelForCausalLM, classes.TransfuseForCausalLM, "CAUSAL_LM", "text-generation"),
     Head("masked-lm", AutoModelForMaskedLM, classes.TransfuseForMaskedLM, None, "fill-mask"),
     Head("backbone", AutoModel, classes.TransfuseModel, FEATURE_EXTRACTION, "feature-extraction"),
@@ -82,6 +102,7 @@ def head_for(auto_class: type) -> Head:
 def auto_map() -> dict[str, str]:
     """The `auto_map` of a transfuse `config.json`: each Auto class -> its class in the shipped code, so the
     folder (or Hub repo) loads with `trust_remote_code=True` where transfuse is not installed."""
+
     def reference(cls: type) -> str:
         return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
 

@@ -140,8 +140,9 @@ class TransfuseAttention(nn.Module):
     (`is_causal=True`) and cross-attention (`is_cross_attention=True`, keys/values from `key_value_states`).
     """
 
-    def __init__(self, config: TransfuseConfig, layer_idx: int, is_causal: bool = False,
-                 is_cross_attention: bool = False):
+    def __init__(
+        self, config: TransfuseConfig, layer_idx: int, is_causal: bool = False, is_cross_attention: bool = False
+    ):
         super().__init__()
         self.config = config
         self.layer_idx = layer_idx
@@ -250,15 +251,22 @@ class TransfuseLayer(GradientCheckpointingLayer):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         hidden_states, self_probs = self._residual(
-            hidden_states, self.self_attn_layer_norm,
+            hidden_states,
+            self.self_attn_layer_norm,
             lambda x: self.self_attn(x, bias=bias, rotary=rotary, cache=cache, output_attentions=output_attentions),
         )
         cross_probs = None
         if encoder_hidden_states is not None:
             hidden_states, cross_probs = self._residual(
-                hidden_states, self.cross_attn_layer_norm,
-                lambda x: self.cross_attn(x, key_value_states=encoder_hidden_states, bias=encoder_bias,
-                                          cache=cache, output_attentions=output_attentions),
+                hidden_states,
+                self.cross_attn_layer_norm,
+                lambda x: self.cross_attn(
+                    x,
+                    key_value_states=encoder_hidden_states,
+                    bias=encoder_bias,
+                    cache=cache,
+                    output_attentions=output_attentions,
+                ),
             )
         hidden_states, _ = self._residual(hidden_states, self.final_layer_norm, self._feed_forward)
         return hidden_states, self_probs, cross_probs
@@ -278,8 +286,14 @@ class TransfuseStack(nn.Module):
     unless it is the decoder of an encoder-decoder, which receives embeddings from the shared (encoder) table.
     """
 
-    def __init__(self, config: TransfuseConfig, is_decoder: bool, has_cross_attention: bool, num_layers: int,
-                 embed_tokens: bool = True):
+    def __init__(
+        self,
+        config: TransfuseConfig,
+        is_decoder: bool,
+        has_cross_attention: bool,
+        num_layers: int,
+        embed_tokens: bool = True,
+    ):
         super().__init__()
         self.config = config
         self.is_decoder = is_decoder
@@ -337,8 +351,11 @@ class TransfuseStack(nn.Module):
         B, T, _ = inputs_embeds.shape
 
         if use_cache and self.is_decoder and cache is None:
-            cache = (EncoderDecoderCache(DynamicCache(), DynamicCache()) if encoder_hidden_states is not None
-                     else DynamicCache())
+            cache = (
+                EncoderDecoderCache(DynamicCache(), DynamicCache())
+                if encoder_hidden_states is not None
+                else DynamicCache()
+            )
         past_length = cache.get_seq_length() if cache is not None else 0
         if self.config.position_embedding_type != "rotary" and past_length + T > self.config.max_position_embeddings:
             raise ValueError(
@@ -379,8 +396,13 @@ class TransfuseStack(nn.Module):
                 all_hidden_states.append(hidden_states)
             # tensors that need gradients go positionally: reentrant gradient checkpointing tracks only those
             hidden_states, self_probs, cross_probs = layer(
-                hidden_states, encoder_hidden_states, bias=bias, encoder_bias=encoder_bias,
-                rotary=rotary, cache=cache, output_attentions=bool(output_attentions),
+                hidden_states,
+                encoder_hidden_states,
+                bias=bias,
+                encoder_bias=encoder_bias,
+                rotary=rotary,
+                cache=cache,
+                output_attentions=bool(output_attentions),
             )
             if output_attentions:
                 all_self_attentions.append(self_probs)
@@ -440,14 +462,21 @@ class TransfuseModel(TransfusePreTrainedModel):
         super().__init__(config)
         arch = config.architecture
         if arch in ("encoder", "encoder-decoder"):
-            self.encoder = TransfuseStack(config, is_decoder=False, has_cross_attention=False,
-                                          num_layers=config.num_hidden_layers)
+            self.encoder = TransfuseStack(
+                config, is_decoder=False, has_cross_attention=False, num_layers=config.num_hidden_layers
+            )
         if arch == "decoder":
-            self.decoder = TransfuseStack(config, is_decoder=True, has_cross_attention=False,
-                                          num_layers=config.num_hidden_layers)
+            self.decoder = TransfuseStack(
+                config, is_decoder=True, has_cross_attention=False, num_layers=config.num_hidden_layers
+            )
         if arch == "encoder-decoder" and with_decoder:
-            self.decoder = TransfuseStack(config, is_decoder=True, has_cross_attention=True,
-                                          num_layers=config.num_decoder_layers, embed_tokens=False)
+            self.decoder = TransfuseStack(
+                config,
+                is_decoder=True,
+                has_cross_attention=True,
+                num_layers=config.num_decoder_layers,
+                embed_tokens=False,
+            )
         self.post_init()
 
     @property
@@ -488,14 +517,26 @@ class TransfuseModel(TransfusePreTrainedModel):
         if not self.is_seq2seq:
             stack = self._first_stack()
             use_cache = (use_cache if use_cache is not None else self.config.use_cache) and stack.is_decoder
-            return stack(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, cache=cache,
-                         use_cache=use_cache, **flags)
+            return stack(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                inputs_embeds=inputs_embeds,
+                token_type_ids=token_type_ids,
+                cache=cache,
+                use_cache=use_cache,
+                **flags,
+            )
 
         use_cache = use_cache if use_cache is not None else self.config.use_cache
         if encoder_outputs is None:
-            encoder_outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                           inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, **flags)
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                token_type_ids=token_type_ids,
+                **flags,
+            )
         elif isinstance(encoder_outputs, tuple):
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         if decoder_inputs_embeds is None:
@@ -503,9 +544,13 @@ class TransfuseModel(TransfusePreTrainedModel):
                 raise ValueError("An encoder-decoder needs `decoder_input_ids` (or `labels` on the LM head).")
             decoder_inputs_embeds = self.encoder.embed_tokens(decoder_input_ids)  # (B, T, C), shared vocabulary
         decoder_outputs = self.decoder(
-            inputs_embeds=decoder_inputs_embeds, attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_outputs.last_hidden_state, encoder_attention_mask=attention_mask,
-            cache=cache, use_cache=use_cache, **flags,
+            inputs_embeds=decoder_inputs_embeds,
+            attention_mask=decoder_attention_mask,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            cache=cache,
+            use_cache=use_cache,
+            **flags,
         )
         return Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
@@ -526,9 +571,7 @@ class TransfuseModel(TransfusePreTrainedModel):
 
 def _require_architecture(config: TransfuseConfig, head: str, allowed: tuple[str, ...], hint: str) -> None:
     if config.architecture not in allowed:
-        raise ValueError(
-            f"{head} needs architecture in {allowed}, got architecture={config.architecture!r}. {hint}"
-        )
+        raise ValueError(f"{head} needs architecture in {allowed}, got architecture={config.architecture!r}. {hint}")
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -561,8 +604,12 @@ class TransfuseForMaskedLM(TransfusePreTrainedModel):
     _tied_weights_keys = {"lm_head.decoder.weight": "model.encoder.embed_tokens.weight"}
 
     def __init__(self, config: TransfuseConfig):
-        _require_architecture(config, "TransfuseForMaskedLM", ("encoder",),
-                              "Masked LM needs a bidirectional encoder; use TransfuseForCausalLM for decoders.")
+        _require_architecture(
+            config,
+            "TransfuseForMaskedLM",
+            ("encoder",),
+            "Masked LM needs a bidirectional encoder; use TransfuseForCausalLM for decoders.",
+        )
         super().__init__(config)
         self.model = TransfuseModel(config)
         self.lm_head = TransfuseLMPredictionHead(config)
@@ -574,20 +621,41 @@ class TransfuseForMaskedLM(TransfusePreTrainedModel):
     def set_output_embeddings(self, value):
         self.lm_head.decoder = value
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs) -> MaskedLMOutput:
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         hidden_states = outputs.last_hidden_state  # (B, T, C)
         if labels is not None and self.config.sparse_prediction:
             masked = labels.ne(-100)  # (B, T): only these positions enter the loss
             hidden_states, labels = hidden_states[masked], labels[masked]  # (N, C), (N,)
         logits = self.lm_head(hidden_states)  # (B, T, V), or (N, V) under sparse prediction
-        loss = None if labels is None else self.loss_function(
-            logits, labels, self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch"))
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                              attentions=outputs.attentions)
+        loss = (
+            None
+            if labels is None
+            else self.loss_function(
+                logits, labels, self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch")
+            )
+        )
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class _GeneratingHead(TransfusePreTrainedModel, GenerationMixin):
@@ -615,20 +683,49 @@ class TransfuseForCausalLM(_GeneratingHead):
     _tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
     _accepts = (("decoder",), "Use TransfuseForConditionalGeneration for an encoder-decoder.")
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, inputs_embeds=None,
-                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep: int = 0, **kwargs) -> CausalLMOutputWithCrossAttentions:
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             cache=cache, inputs_embeds=inputs_embeds, use_cache=use_cache,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        cache=None,
+        inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        logits_to_keep: int = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithCrossAttentions:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]  # (B, k, C): generation needs the last step only
         logits = self.lm_head(hidden_states)  # (B, T, V)
-        loss = None if labels is None else self.loss_function(
-            logits, labels, self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch"))
-        return CausalLMOutputWithCrossAttentions(loss=loss, logits=logits, cache=outputs.cache,
-                                                 hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        loss = (
+            None
+            if labels is None
+            else self.loss_function(
+                logits, labels, self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch")
+            )
+        )
+        return CausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 class TransfuseForConditionalGeneration(_GeneratingHead):
@@ -641,26 +738,60 @@ class TransfuseForConditionalGeneration(_GeneratingHead):
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, cache=None, inputs_embeds=None, decoder_inputs_embeds=None, labels=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                **kwargs) -> Seq2SeqLMOutput:
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        cache=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput:
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-                             decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
-                             cache=cache, inputs_embeds=inputs_embeds, decoder_inputs_embeds=decoder_inputs_embeds,
-                             use_cache=use_cache, output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V)
         # labels are aligned with the decoder outputs (already shifted), so no further shift: the masked-LM loss
-        loss = None if labels is None else ForMaskedLMLoss(
-            logits, labels.contiguous(), self.config.vocab_size, num_items_in_batch=kwargs.get("num_items_in_batch"))
+        loss = (
+            None
+            if labels is None
+            else ForMaskedLMLoss(
+                logits,
+                labels.contiguous(),
+                self.config.vocab_size,
+                num_items_in_batch=kwargs.get("num_items_in_batch"),
+            )
+        )
         return Seq2SeqLMOutput(
-            loss=loss, logits=logits, cache=outputs.cache,
-            decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,
-            cross_attentions=outputs.cross_attentions, encoder_last_hidden_state=outputs.encoder_last_hidden_state,
-            encoder_hidden_states=outputs.encoder_hidden_states, encoder_attentions=outputs.encoder_attentions,
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
         )
 
 
@@ -678,11 +809,26 @@ class _EncoderTaskHead(TransfusePreTrainedModel):
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
 
-    def _hidden_states(self, input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                       output_hidden_states, token_type_ids=None):
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, use_cache=False,
-                          output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+    def _hidden_states(
+        self,
+        input_ids,
+        attention_mask,
+        position_ids,
+        inputs_embeds,
+        output_attentions,
+        output_hidden_states,
+        token_type_ids=None,
+    ):
+        return self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            token_type_ids=token_type_ids,
+            use_cache=False,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
 
 
 class TransfuseForSequenceClassification(_EncoderTaskHead):
@@ -710,18 +856,29 @@ class TransfuseForSequenceClassification(_EncoderTaskHead):
         last = (attention_mask.long() * positions).argmax(-1)  # (B,): index of the last real token, any padding side
         return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]  # (B, C)
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None,
-                **kwargs) -> SequenceClassifierOutput:
-        outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                                      output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self._hidden_states(
+            input_ids, attention_mask, position_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
         if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
             attention_mask = input_ids.ne(self.config.pad_token_id)  # pool real tokens only, as HF heads do
         pooled = torch.tanh(self.dense(self.dropout(self._pool(outputs.last_hidden_state, attention_mask))))
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         loss = None if labels is None else self.loss_function(labels, logits, self.config)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                        attentions=outputs.attentions)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class TransfuseForQuestionAnswering(_EncoderTaskHead):
@@ -732,18 +889,34 @@ class TransfuseForQuestionAnswering(_EncoderTaskHead):
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None,
-                start_positions=None, end_positions=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> QuestionAnsweringModelOutput:
-        outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                                      output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> QuestionAnsweringModelOutput:
+        outputs = self._hidden_states(
+            input_ids, attention_mask, position_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
         logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, 2)
         start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))  # (B, T) each
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
-        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
-                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 class TransfuseForTokenClassification(_EncoderTaskHead):
@@ -756,15 +929,33 @@ class TransfuseForTokenClassification(_EncoderTaskHead):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None,
-                **kwargs) -> TokenClassifierOutput:
-        outputs = self._hidden_states(input_ids, attention_mask, position_ids, inputs_embeds, output_attentions,
-                                      output_hidden_states, token_type_ids)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self._hidden_states(
+            input_ids,
+            attention_mask,
+            position_ids,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            token_type_ids,
+        )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, num_labels)
         loss = None if labels is None else self.loss_function(logits, labels, self.config)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                     attentions=outputs.attentions)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 __all__ = [

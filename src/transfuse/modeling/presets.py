@@ -11,12 +11,30 @@ from typing import Any
 from .configuration_transfuse import TransfuseConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(vocab_size=128, hidden_size=32, num_attention_heads=2, num_hidden_layers=2, intermediate_size=64,
-                 max_position_embeddings=64),
-    "small": dict(vocab_size=8000, hidden_size=256, num_attention_heads=4, num_hidden_layers=4,
-                  intermediate_size=1024, max_position_embeddings=512),
-    "base": dict(vocab_size=32000, hidden_size=768, num_attention_heads=12, num_hidden_layers=12,
-                 intermediate_size=3072, max_position_embeddings=512),
+    "tiny": dict(
+        vocab_size=128,
+        hidden_size=32,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    ),
+    "small": dict(
+        vocab_size=8000,
+        hidden_size=256,
+        num_attention_heads=4,
+        num_hidden_layers=4,
+        intermediate_size=1024,
+        max_position_embeddings=512,
+    ),
+    "base": dict(
+        vocab_size=32000,
+        hidden_size=768,
+        num_attention_heads=12,
+        num_hidden_layers=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+    ),
 }
 
 

@@ -63,9 +63,7 @@ class TextSourceArguments:
         default=None,
         metadata={"help": "Configuration of --dataset_name.", "aliases": ["--dataset_config_name"]},
     )
-    text_column: str = field(
-        default="text", metadata={"help": "Column of --dataset_name that holds the text."}
-    )
+    text_column: str = field(default="text", metadata={"help": "Column of --dataset_name that holds the text."})
     train_split_name: str = field(default="train", metadata={"help": "Split of --dataset_name to train on."})
     streaming: bool = field(
         default=False,
@@ -85,9 +83,7 @@ class TextSourceArguments:
 
     def __post_init__(self) -> None:
         if (self.train_files is None) == (self.dataset_name is None):
-            raise ValueError(
-                "Give the training text with exactly one of --train_files FILE... and --dataset_name."
-            )
+            raise ValueError("Give the training text with exactly one of --train_files FILE... and --dataset_name.")
         if self.train_files is not None and not self.train_files:
             raise ValueError("--train_files needs at least one file.")
         if self.encoding_errors not in ENCODING_ERRORS:
@@ -102,9 +98,7 @@ class CorpusArguments(TextSourceArguments):
 
     validation_files: list[str] | None = field(
         default=None,
-        metadata={
-            "help": "UTF-8 text files (folders, glob patterns) for the validation loss and perplexity."
-        },
+        metadata={"help": "UTF-8 text files (folders, glob patterns) for the validation loss and perplexity."},
     )
     validation_split_name: str | None = field(
         default=None,
@@ -135,9 +129,7 @@ class CorpusArguments(TextSourceArguments):
                 "--validation_files instead."
             )
         if self.validation_files is not None and self.validation_split_name is not None:
-            raise ValueError(
-                "Give validation text with one of --validation_files and --validation_split_name."
-            )
+            raise ValueError("Give validation text with one of --validation_files and --validation_split_name.")
         if self.block_size < 8:
             raise ValueError(
                 f"--block_size {self.block_size} is too small; use at least 8 tokens (typical: 128-1024)."
@@ -169,8 +161,7 @@ class PretrainingArguments:
     random_replace_prob: float = field(
         default=0.1,
         metadata={
-            "help": "encoder: share of the selected tokens replaced by a random token (the rest "
-            "stay as they are)."
+            "help": "encoder: share of the selected tokens replaced by a random token (the rest stay as they are)."
         },
     )
     noise_density: float = field(
@@ -201,9 +192,7 @@ class PretrainingArguments:
         if not 0.0 < self.noise_density < 1.0:
             raise ValueError(f"--noise_density must lie in (0, 1), got {self.noise_density}.")
         if self.mean_noise_span_length < 1.0:
-            raise ValueError(
-                f"--mean_noise_span_length must be at least 1 token, got {self.mean_noise_span_length}."
-            )
+            raise ValueError(f"--mean_noise_span_length must be at least 1 token, got {self.mean_noise_span_length}.")
         if self.max_train_minutes is not None and self.max_train_minutes <= 0:
             raise ValueError(f"--max_train_minutes must be positive, got {self.max_train_minutes}.")
 
@@ -228,13 +217,9 @@ def check_pretraining_arguments(
             "model to build; pass only one of the two."
         )
     if corpus.streaming and training.max_steps <= 0:
-        raise ValueError(
-            "--streaming reads the corpus lazily, so the length of an epoch is unknown; set --max_steps."
-        )
+        raise ValueError("--streaming reads the corpus lazily, so the length of an epoch is unknown; set --max_steps.")
     if not training.output_dir or training.output_dir == "trainer_output":
-        raise ValueError(
-            "transfuse pretrain needs --output_dir DIR (model, tokenizer, metrics and card go there)."
-        )
+        raise ValueError("transfuse pretrain needs --output_dir DIR (model, tokenizer, metrics and card go there).")
 
 
 @dataclass

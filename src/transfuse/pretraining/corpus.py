@@ -35,9 +35,7 @@ def expand_text_files(paths: Sequence[str]) -> list[str]:
     files: list[str] = []
     for path in paths:
         if Path(path).is_dir():
-            files += sorted(
-                str(p) for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")
-            )
+            files += sorted(str(p) for p in Path(path).iterdir() if p.is_file() and not p.name.startswith("."))
         elif not Path(path).exists() and glob.has_magic(path):
             matches = sorted(p for p in glob.glob(path) if Path(p).is_file())
             if not matches:
@@ -115,9 +113,7 @@ def _files_fingerprint(files: list[str], encoding_errors: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _load_dataset(
-    name: str, config: str | None, split: str, streaming: bool, cache_dir: str | None
-) -> Corpus:
+def _load_dataset(name: str, config: str | None, split: str, streaming: bool, cache_dir: str | None) -> Corpus:
     """A folder written by `save_to_disk` loads with `load_from_disk`; anything else with `load_dataset`."""
     path = Path(name)
     if path.is_dir() and any((path / marker).is_file() for marker in ("dataset_dict.json", "state.json")):
@@ -145,9 +141,7 @@ def _text_only(corpus: Corpus, text_column: str, name: str) -> Corpus:
     """Keep `text_column` only, renamed `text`, without blank rows."""
     columns = corpus.column_names
     if columns is not None and text_column not in columns:
-        raise ValueError(
-            f"dataset {name!r} has no column {text_column!r}; its columns are {columns} (--text_column)"
-        )
+        raise ValueError(f"dataset {name!r} has no column {text_column!r}; its columns are {columns} (--text_column)")
     corpus = corpus.select_columns([text_column])
     if text_column != TEXT:
         corpus = corpus.rename_column(text_column, TEXT)

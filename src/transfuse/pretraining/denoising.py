@@ -26,9 +26,7 @@ IGNORE_INDEX = -100
 
 def _random_segmentation(n_items: int, n_segments: int, generator: torch.Generator | None) -> np.ndarray:
     """Split `n_items` into `n_segments` non-empty parts of random lengths (uniformly over compositions)."""
-    boundaries = (np.arange(n_items - 1) < (n_segments - 1))[
-        torch.randperm(n_items - 1, generator=generator).numpy()
-    ]
+    boundaries = (np.arange(n_items - 1) < (n_segments - 1))[torch.randperm(n_items - 1, generator=generator).numpy()]
     segment_ids = np.cumsum(np.concatenate([[0], boundaries]))  # (n_items,)
     return np.bincount(segment_ids, minlength=n_segments)  # (n_segments,)
 
@@ -49,9 +47,7 @@ def random_spans_noise_mask(
     n_spans = min(n_spans, n_noise, length - n_noise)  # every span, hidden or kept, needs one token
     noise_lengths = _random_segmentation(n_noise, n_spans, generator)
     keep_lengths = _random_segmentation(length - n_noise, n_spans, generator)
-    interleaved = np.stack([keep_lengths, noise_lengths], axis=1).reshape(
-        -1
-    )  # kept, hidden, kept, hidden, ...
+    interleaved = np.stack([keep_lengths, noise_lengths], axis=1).reshape(-1)  # kept, hidden, kept, hidden, ...
     span_ids = np.repeat(np.arange(2 * n_spans), interleaved)  # (length,)
     return span_ids % 2 == 1
 

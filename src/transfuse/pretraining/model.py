@@ -41,16 +41,10 @@ def build_model(
     auto_class = OBJECTIVES[model_args.architecture].auto_model_class
     common = {"trust_remote_code": model_args.trust_remote_code}
     if model_args.from_scratch:
-        model = auto_class.from_config(
-            scratch_config(model_args, pretraining_args, tokenizer, block_size), **common
-        )
-        logger.info(
-            "built %s from scratch: %s parameters", type(model).__name__, f"{model.num_parameters():,}"
-        )
+        model = auto_class.from_config(scratch_config(model_args, pretraining_args, tokenizer, block_size), **common)
+        logger.info("built %s from scratch: %s parameters", type(model).__name__, f"{model.num_parameters():,}")
     else:
-        model = auto_class.from_pretrained(
-            model_args.model_name_or_path, revision=model_args.model_revision, **common
-        )
+        model = auto_class.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision, **common)
     check_model_fits(model, tokenizer, block_size, model_args.architecture)
     return model
 

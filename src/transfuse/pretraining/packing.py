@@ -38,26 +38,18 @@ def separator_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
 
 def tokenize_documents(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> dict[str, list[list[int]]]:
     """Batched `map` function: `{"input_ids": [tokens + [separator], ...]}` without other special tokens."""
-    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, verbose=False)[
-        INPUT_IDS
-    ]
+    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, verbose=False)[INPUT_IDS]
     separator = separator_id(tokenizer)
     tail = [] if separator is None else [separator]
     return {INPUT_IDS: [ids + tail for ids in encoded]}
 
 
-def tokenize_corpus(
-    corpus: Corpus, tokenizer: PreTrainedTokenizerBase, num_proc: int | None = None
-) -> Corpus:
+def tokenize_corpus(corpus: Corpus, tokenizer: PreTrainedTokenizerBase, num_proc: int | None = None) -> Corpus:
     """Tokenize every document once; map-style results are cached by `datasets` under the tokenizer's hash."""
-    kwargs = dict(
-        batched=True, input_columns=[TEXT], remove_columns=[TEXT], fn_kwargs={"tokenizer": tokenizer}
-    )
+    kwargs = dict(batched=True, input_columns=[TEXT], remove_columns=[TEXT], fn_kwargs={"tokenizer": tokenizer})
     if isinstance(corpus, IterableDataset):
         return corpus.map(tokenize_documents, **kwargs)
-    return corpus.map(
-        tokenize_documents, num_proc=num_proc, features=TOKEN_FEATURES, desc="Tokenizing", **kwargs
-    )
+    return corpus.map(tokenize_documents, num_proc=num_proc, features=TOKEN_FEATURES, desc="Tokenizing", **kwargs)
 
 
 def cut_blocks(tokens: np.ndarray, block_size: int, start_id: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +58,7 @@ def cut_blocks(tokens: np.ndarray, block_size: int, start_id: int | None) -> tup
     n_full = len(tokens) // step
     body = tokens[: n_full * step].reshape(n_full, step)  # (n, step)
     if start_id is not None:
-        body = np.concatenate(
-            [np.full((n_full, 1), start_id, dtype=tokens.dtype), body], axis=1
-        )  # (n, block)
+        body = np.concatenate([np.full((n_full, 1), start_id, dtype=tokens.dtype), body], axis=1)  # (n, block)
     return body, tokens[n_full * step :]
 
 
@@ -76,9 +66,7 @@ def _with_start(leftover: np.ndarray, start_id: int | None) -> np.ndarray:
     return leftover if start_id is None else np.concatenate([[start_id], leftover]).astype(leftover.dtype)
 
 
-def iter_blocks(
-    token_rows: Iterable[Sequence[int]], block_size: int, start_id: int | None
-) -> Iterator[list[int]]:
+def iter_blocks(token_rows: Iterable[Sequence[int]], block_size: int, start_id: int | None) -> Iterator[list[int]]:
     """Pack a stream of token lists into blocks, carrying leftovers across rows; the last may be short."""
     leftover = np.zeros(0, dtype=np.int64)
     for row in token_rows:

@@ -122,9 +122,7 @@ def count_shifted_labels(model: Any) -> None:
 def evaluate_perplexity(trainer: Trainer) -> dict[str, float]:
     """Validation loss and its exponential, the perplexity per predicted token of the objective."""
     metrics = trainer.evaluate()
-    metrics["eval_perplexity"] = (
-        math.exp(metrics["eval_loss"]) if metrics["eval_loss"] < 100 else float("inf")
-    )
+    metrics["eval_perplexity"] = math.exp(metrics["eval_loss"]) if metrics["eval_loss"] < 100 else float("inf")
     return metrics
 
 
@@ -140,9 +138,7 @@ def run_pretraining(
     `{"train": {... "train_tokens_per_second"}, "eval": {"loss", "perplexity", ...}, ...}`. `callbacks` are
     added to the Trainer's (e.g. a benchmark's learning-rate schedule)."""
     check_pretraining_arguments(model_args, pretraining_args, corpus_args, training_args)
-    check_world_size(
-        training_args
-    )  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
+    check_world_size(training_args)  # e.g. `accelerate launch --cpu --num_processes 2` starts one process: stop
     check_output_dir(
         training_args.output_dir, pretraining_args.overwrite_output_dir, training_args.resume_from_checkpoint
     )
@@ -155,26 +151,18 @@ def run_pretraining(
         train_documents = load_documents(corpus_args, "train")
         eval_documents = load_documents(corpus_args, "validation")
         tokenizer = load_or_train_tokenizer(model_args, (row[TEXT] for row in train_documents), block_size)
-        objective.check_tokenizer(
-            tokenizer, model_args.tokenizer_name or model_args.model_name_or_path or "trained"
-        )
+        objective.check_tokenizer(tokenizer, model_args.tokenizer_name or model_args.model_name_or_path or "trained")
         model = build_model(model_args, pretraining_args, tokenizer, block_size)
         if model_args.architecture == "decoder":
             count_shifted_labels(model)
-        train_blocks = build_blocks(
-            train_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers
-        )
+        train_blocks = build_blocks(train_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers)
         require_one_full_block(train_blocks, block_size, "training")
         eval_blocks = None
         if eval_documents is not None:
-            eval_blocks = build_blocks(
-                eval_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers
-            )
+            eval_blocks = build_blocks(eval_documents, tokenizer, block_size, corpus_args.preprocessing_num_workers)
             require_one_full_block(eval_blocks, block_size, "validation")
     if isinstance(train_blocks, IterableDataset):
-        train_blocks = train_blocks.shuffle(
-            seed=training_args.seed, buffer_size=corpus_args.shuffle_buffer_size
-        )
+        train_blocks = train_blocks.shuffle(seed=training_args.seed, buffer_size=corpus_args.shuffle_buffer_size)
     else:
         logger.info("%s on %d blocks of %d tokens", objective.name, len(train_blocks), block_size)
 
@@ -242,9 +230,7 @@ def _write_run_folder(
         hyperparameters={
             "architecture": model_args.architecture,
             "objective": results["objective"],
-            "model": model_args.model_name_or_path
-            or pretraining_args.config_name
-            or preset_name(model_args),
+            "model": model_args.model_name_or_path or pretraining_args.config_name or preset_name(model_args),
             "block_size": corpus_args.block_size,
             "learning_rate": training.learning_rate,
             "per_device_train_batch_size": training.per_device_train_batch_size,

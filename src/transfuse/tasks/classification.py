@@ -43,9 +43,7 @@ class ClassificationArguments:
     text_column: str = field(default="text", metadata={"help": "Column with the (first) text."})
     text_pair_column: str | None = field(
         default=None,
-        metadata={
-            "help": "Column with the second text of a sentence pair (e.g. MRPC); unset for single sentences."
-        },
+        metadata={"help": "Column with the second text of a sentence pair (e.g. MRPC); unset for single sentences."},
     )
     label_column: str = field(
         default="label",
@@ -78,8 +76,7 @@ class ClassificationArguments:
     def __post_init__(self) -> None:
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(
-                f"--problem_type {self.problem_type!r} is not supported; choose one of "
-                f"{', '.join(PROBLEM_TYPES)}."
+                f"--problem_type {self.problem_type!r} is not supported; choose one of {', '.join(PROBLEM_TYPES)}."
             )
         if self.text_pair_column is not None and self.text_pair_column == self.text_column:
             raise ValueError(
@@ -87,9 +84,7 @@ class ClassificationArguments:
                 "name the second text's column, or drop --text_pair_column for single sentences."
             )
         if self.label_column in (self.text_column, self.text_pair_column):
-            raise ValueError(
-                f"--label_column {self.label_column!r} is also a text column; name the target column."
-            )
+            raise ValueError(f"--label_column {self.label_column!r} is also a text column; name the target column.")
         if not 0.0 < self.multi_label_threshold < 1.0:
             raise ValueError(f"--multi_label_threshold {self.multi_label_threshold} must be in (0, 1).")
         if self.class_names is not None:
@@ -139,9 +134,7 @@ class ClassificationTask(Task):
 
     @property
     def main_metric(self) -> str:  # type: ignore[override]
-        return {REGRESSION: "pearson", MULTI_LABEL: "f1_micro"}.get(
-            self.problem_type or SINGLE_LABEL, "accuracy"
-        )
+        return {REGRESSION: "pearson", MULTI_LABEL: "f1_micro"}.get(self.problem_type or SINGLE_LABEL, "accuracy")
 
     # ---- data ------------------------------------------------------------------------------------------
 
@@ -252,9 +245,7 @@ class ClassificationTask(Task):
 
         def tokenize(batch: dict[str, list]) -> dict[str, list]:
             pairs = batch[self.args.text_pair_column] if self.args.text_pair_column else None
-            features = tokenizer(
-                batch[self.args.text_column], pairs, truncation=True, max_length=self.max_seq_length
-            )
+            features = tokenizer(batch[self.args.text_column], pairs, truncation=True, max_length=self.max_seq_length)
             if with_labels:
                 features["labels"] = [self._encode_label(value) for value in batch[self.args.label_column]]
             return dict(features)
@@ -264,9 +255,7 @@ class ClassificationTask(Task):
     # ---- outputs and metrics ---------------------------------------------------------------------------
 
     def postprocess(self, predictions: Any, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
-        logits = np.asarray(
-            predictions[0] if isinstance(predictions, tuple) else predictions, dtype=np.float32
-        )
+        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions, dtype=np.float32)
         names = self.labels.names
         if self.problem_type == REGRESSION:
             return [{"label": names[0], "score": float(value)} for value in logits[:, 0]]

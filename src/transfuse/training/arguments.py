@@ -59,9 +59,7 @@ class DataArguments:
             "aliases": ["--dataset_config_name"],
         },
     )
-    train_file: str | None = field(
-        default=None, metadata={"help": "Training data: csv, tsv, json, jsonl or parquet."}
-    )
+    train_file: str | None = field(default=None, metadata={"help": "Training data: csv, tsv, json, jsonl or parquet."})
     validation_file: str | None = field(default=None, metadata={"help": "Validation data (same formats)."})
     test_file: str | None = field(
         default=None, metadata={"help": "Rows to predict (same formats); the target column may be absent."}
@@ -71,9 +69,7 @@ class DataArguments:
         default="validation", metadata={"help": "Split of --dataset_name to evaluate on."}
     )
     test_split_name: str = field(default="test", metadata={"help": "Split of --dataset_name to predict."})
-    max_seq_length: int = field(
-        default=128, metadata={"help": "Longer inputs are truncated to this many tokens."}
-    )
+    max_seq_length: int = field(default=128, metadata={"help": "Longer inputs are truncated to this many tokens."})
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use only the first N training rows (quick runs)."}
     )
@@ -89,8 +85,10 @@ class DataArguments:
     )
     encoding: str = field(
         default="utf-8",
-        metadata={"help": "Text encoding of csv / tsv / json files, e.g. latin-1 or cp1252 (a line that is not "
-                  "valid in it is reported by number)."},
+        metadata={
+            "help": "Text encoding of csv / tsv / json files, e.g. latin-1 or cp1252 (a line that is not "
+            "valid in it is reported by number)."
+        },
     )
     quoting: str = field(
         default="auto",
@@ -115,9 +113,7 @@ class DataArguments:
         }
         if self.dataset_name and any(files.values()):
             given = " ".join(flag for flag, value in files.items() if value)
-            raise ValueError(
-                f"--dataset_name {self.dataset_name!r} and {given} both name the data; pass one source."
-            )
+            raise ValueError(f"--dataset_name {self.dataset_name!r} and {given} both name the data; pass one source.")
         if self.dataset_config and not self.dataset_name:
             raise ValueError(f"--dataset_config {self.dataset_config!r} needs --dataset_name.")
         if self.quoting not in QUOTING_CHOICES:
@@ -262,9 +258,7 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
                 "--adapter none to train the --preset model in full."
             )
         if not args.training.output_dir or args.training.output_dir == "trainer_output":
-            raise ValueError(
-                "transfuse train needs --output_dir DIR (the model, metrics and model card go there)."
-            )
+            raise ValueError("transfuse train needs --output_dir DIR (the model, metrics and model card go there).")
         if model.base_model_name_or_path:
             raise ValueError(
                 "--base_model_name_or_path locates the base of a trained adapter run for evaluate/predict; to "
@@ -292,9 +286,7 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
         raise ValueError("transfuse evaluate needs data: --validation_file FILE or --dataset_name NAME.")
     if command == "predict":
         if not (data.test_file or data.dataset_name):
-            raise ValueError(
-                "transfuse predict needs rows to predict: --test_file FILE (or --dataset_name NAME)."
-            )
+            raise ValueError("transfuse predict needs rows to predict: --test_file FILE (or --dataset_name NAME).")
         if not args.run.output_file:
             raise ValueError("transfuse predict needs --output_file OUT.jsonl (one JSON line per input row).")
 

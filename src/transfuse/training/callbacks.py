@@ -34,8 +34,9 @@ class StopOnNonFiniteLoss(TrainerCallback):
         self._bad_loss: torch.Tensor | None = None
         self._handle = None
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None,
-                       **kwargs: Any):
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None, **kwargs: Any
+    ):
         self._state, self._first_bad, self._bad_loss = state, None, None
         if model is not None and self._handle is None:
             self._handle = model.register_forward_hook(self._record)
@@ -49,15 +50,15 @@ class StopOnNonFiniteLoss(TrainerCallback):
             self._first_bad = torch.zeros((), dtype=torch.long, device=loss.device)
             self._bad_loss = torch.zeros((), device=loss.device)
         new = ~torch.isfinite(loss) & (self._first_bad == 0)
-        self._first_bad = torch.where(new, torch.full_like(self._first_bad, self._state.global_step + 1),
-                                      self._first_bad)
+        self._first_bad = torch.where(
+            new, torch.full_like(self._first_bad, self._state.global_step + 1), self._first_bad
+        )
         self._bad_loss = torch.where(new, loss, self._bad_loss)
 
     def _check(self, args: TrainingArguments, control: TrainerControl) -> None:
         if self._first_bad is None:
             return
-        if not (control.should_log or control.should_save or control.should_evaluate
-                or control.should_training_stop):
+        if not (control.should_log or control.should_save or control.should_evaluate or control.should_training_stop):
             return  # look (one device sync) only before something is written
         step = int(self._first_bad)
         if step == 0:
@@ -65,9 +66,12 @@ class StopOnNonFiniteLoss(TrainerCallback):
         self._remove_hook()
         value = "nan" if torch.isnan(self._bad_loss) else "inf"
         last = last_complete_checkpoint(args.output_dir)
-        kept = (f"the last good checkpoint is {last} (kept; nothing from step {step} on was saved; continue from "
-                f"it with --resume_from_checkpoint {last} if the cause was one bad batch)"
-                if last else "no checkpoint was saved before it")
+        kept = (
+            f"the last good checkpoint is {last} (kept; nothing from step {step} on was saved; continue from "
+            f"it with --resume_from_checkpoint {last} if the cause was one bad batch)"
+            if last
+            else "no checkpoint was saved before it"
+        )
         raise NonFiniteLossError(
             f"the training loss became {value} at step {step}; {kept}. Otherwise lower --learning_rate, keep "
             "--max_grad_norm on, add warmup or train in fp32, and start over (--overwrite_output_dir)."

@@ -47,8 +47,9 @@ def offline_mode() -> bool:
     return constants.HF_HUB_OFFLINE or any(flag.upper() in ("1", "ON", "YES", "TRUE") for flag in flags)
 
 
-def check_model_source(name_or_path: str, flag: str = "--model_name_or_path", revision: str | None = None,
-                       weights: bool = True) -> None:
+def check_model_source(
+    name_or_path: str, flag: str = "--model_name_or_path", revision: str | None = None, weights: bool = True
+) -> None:
     """Raise `FileNotFoundError` / `OSError` naming `flag`, the path and the fix when `name_or_path` cannot be
     loaded; `weights=False` for a tokenizer (no config or weights to check)."""
     path = Path(name_or_path).expanduser()
@@ -57,8 +58,9 @@ def check_model_source(name_or_path: str, flag: str = "--model_name_or_path", re
             check_model_folder(path, flag, name_or_path)
         return
     if path.exists():
-        raise NotADirectoryError(f"{flag} {name_or_path!r} is a file; name the folder that holds it (with its "
-                                 "config.json).")
+        raise NotADirectoryError(
+            f"{flag} {name_or_path!r} is a file; name the folder that holds it (with its config.json)."
+        )
     if looks_local(name_or_path):
         raise FileNotFoundError(
             f"{flag} {name_or_path!r}: no such folder (resolved to {path.resolve()}). Pass the --output_dir of a "
@@ -89,8 +91,10 @@ def check_model_folder(folder: Path, flag: str, given: str) -> None:
         if not names:
             held = "the folder is empty"
         elif checkpoints:
-            held = (f"it holds checkpoints of an unfinished run: pass one of them, e.g. {folder / checkpoints[-1]}, "
-                    "or finish the run with --resume_from_checkpoint auto")
+            held = (
+                f"it holds checkpoints of an unfinished run: pass one of them, e.g. {folder / checkpoints[-1]}, "
+                "or finish the run with --resume_from_checkpoint auto"
+            )
         else:
             held = "it holds " + ", ".join(names[:MAX_LISTED]) + (" ..." if len(names) > MAX_LISTED else "")
         raise FileNotFoundError(

@@ -181,9 +181,7 @@ def require_local_or_reachable(name_or_path: str, revision: str | None = None) -
 
 
 def _has_tokenizer(path: str) -> bool:
-    return any(
-        (Path(path) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
-    )
+    return any((Path(path) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"))
 
 
 __all__ = ["LoadedModel", "load_for_evaluation", "load_for_training"]

@@ -45,8 +45,9 @@ class TrainingPlanCallback(TrainerCallback):
         configs = checkout / "configs" / task_name
         return cls(f"configs/{task_name}/" if configs.is_dir() and any(configs.glob("*.y*ml")) else None)
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                       train_dataloader=None, **kwargs):
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, train_dataloader=None, **kwargs
+    ):
         self._start, self._estimated = None, False
         if not state.is_world_process_zero:
             return
@@ -80,7 +81,9 @@ class TrainingPlanCallback(TrainerCallback):
         if remaining >= REPORT_AFTER_S:
             logger.info(
                 "estimated training time: about %s more (%.2f s per step over %d steps)",
-                format_duration(remaining), per_step, done,
+                format_duration(remaining),
+                per_step,
+                done,
             )
 
 

@@ -57,8 +57,10 @@ def resolve_training_precision(training: TrainingArguments, train: bool, bf16: b
     training.bf16 = bool(train and bf16 and not chosen_elsewhere)
     if training.bf16:
         training.mixed_precision = "bf16"
-        logger.info("training in bf16 autocast (this %s multiplies bf16 natively; --fp32 to train in fp32)",
-                    training.device.type.upper())
+        logger.info(
+            "training in bf16 autocast (this %s multiplies bf16 natively; --fp32 to train in fp32)",
+            training.device.type.upper(),
+        )
 
 
 __all__ = [

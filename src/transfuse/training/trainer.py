@@ -171,9 +171,7 @@ class TaskTrainerMixin:
         if eval_dataset is None:
             eval_dataset, eval_examples = self.eval_dataset, self.eval_examples
         self._current = (eval_dataset, eval_examples)
-        return super().evaluate(
-            eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **kwargs
-        )
+        return super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **kwargs)
 
     def predict(
         self,
@@ -186,9 +184,7 @@ class TaskTrainerMixin:
         """`Trainer.predict`, plus `test_examples`; the task outputs land in
         `task_outputs[metric_key_prefix]`."""
         self._current = (test_dataset, test_examples)
-        return super().predict(
-            test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **kwargs
-        )
+        return super().predict(test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **kwargs)
 
     def evaluation_loop(
         self,
@@ -288,9 +284,7 @@ class TaskTrainerMixin:
         device_type = self.args.device.type
         autocast = torch.autocast(device_type, dtype=torch.bfloat16) if self.eval_bf16 else nullcontext()
         with autocast:
-            return super().prediction_step(
-                model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **kwargs
-            )
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **kwargs)
 
 
 class TaskTrainer(AtomicCheckpointMixin, TaskTrainerMixin, Trainer):

@@ -110,9 +110,7 @@ def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> Prepar
         bad_rows = task.find_bad_rows(examples, split)
         examples, report = drop_bad_rows(examples, bad_rows, source, data.skip_bad_rows, raw[split].skipped)
         if len(examples) == 0:
-            raise ValueError(
-                f"{source} has no usable rows left (of {report.total_rows}); check the file and columns."
-            )
+            raise ValueError(f"{source} has no usable rows left (of {report.total_rows}); check the file and columns.")
         if split == "train":
             task.fit(examples)
         prepared.examples[split], prepared.sources[split] = examples, source
@@ -121,20 +119,14 @@ def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> Prepar
     return prepared
 
 
-def _preprocess(
-    task: Task, args: ParsedArguments, loaded: LoadedModel, examples: Dataset, split: str
-) -> Dataset:
+def _preprocess(task: Task, args: ParsedArguments, loaded: LoadedModel, examples: Dataset, split: str) -> Dataset:
     with args.training.main_process_first(desc=f"tokenizing {split}"):
         return task.preprocess(examples, loaded.tokenizer, split)
 
 
 def _split_metrics(trainer_metrics: dict[str, Any], task_metrics: dict[str, Any] | None, prefix: str) -> dict:
     """`{"eval_loss": ..., "eval_accuracy": ...}` + the task's full results -> `{"loss": ..., "per_class": ...}`."""
-    metrics = {
-        key[len(prefix) + 1 :]: value
-        for key, value in trainer_metrics.items()
-        if key.startswith(prefix + "_")
-    }
+    metrics = {key[len(prefix) + 1 :]: value for key, value in trainer_metrics.items() if key.startswith(prefix + "_")}
     metrics.update(task_metrics or {})
     return metrics
 
@@ -262,9 +254,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
 def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
     check_arguments(args, command)
     if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
-        args.training.output_dir = stack.enter_context(
-            tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-")
-        )
+        args.training.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-"))
     task = make_task(task_name, args)
     split = "validation" if command == "evaluate" else "test"
     raw = load_raw_splits(task, args, [split])[split]  # wrong columns fail before the model is loaded
@@ -299,8 +289,13 @@ def _report_truncation(features: Dataset, length: int, source: str) -> int:
         return 0
     cut = sum(len(ids) >= length for ids in features["input_ids"])
     if cut:
-        logger.info("%d of %d rows of %s reached the limit and were truncated to %d tokens, as in training "
-                    "(--max_seq_length)", cut, len(features), source, length)
+        logger.info(
+            "%d of %d rows of %s reached the limit and were truncated to %d tokens, as in training (--max_seq_length)",
+            cut,
+            len(features),
+            source,
+            length,
+        )
     return cut
 
 
@@ -314,9 +309,7 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
         features = _preprocess(task, args, loaded, examples, "validation")
         truncated = _report_truncation(features, task.max_seq_length, data.sources["validation"])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(
-            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
-        )
+        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run)
         metrics = trainer.evaluate(features, eval_examples=examples)
         results = {
             "task": task_name,
@@ -361,9 +354,7 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
             problems.setdefault(row, f"row {row + 1}, column {bad.column!r}: {bad.problem}{detail}")
         usable = examples.select([k for k in range(len(examples)) if source_row[k] not in problems])
         eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
-        trainer = build_trainer(
-            task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run
-        )
+        trainer = build_trainer(task, loaded.model, loaded.tokenizer, args.training, eval_bf16=eval_bf16, run=args.run)
         outputs: list[dict[str, Any]] = []
         if len(usable):
             features = _preprocess(task, args, loaded, usable, "test")
@@ -376,8 +367,12 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
         if trainer.is_world_process_zero():
             _write_predictions(task, rows, run.output_file, run.overwrite_output_file)
         if problems:
-            logger.warning("%d of %d rows of %s could not be predicted; their lines hold `error` (row, column "
-                           "and problem)", len(problems), total, raw.source)
+            logger.warning(
+                "%d of %d rows of %s could not be predicted; their lines hold `error` (row, column and problem)",
+                len(problems),
+                total,
+                raw.source,
+            )
     return rows
 
 

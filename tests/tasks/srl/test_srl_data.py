@@ -90,8 +90,12 @@ def test_read_conll_without_id_or_predicate_column_uses_v(tmp_path) -> None:
     path = tmp_path / "props.conll"
     path.write_text("John (A0*)\nran (V*)\nhome (A1*)\n")
     assert read_conll(path) == [
-        {"sent_id": "props.conll:1", "tokens": ["John", "ran", "home"], "predicate_index": 1,
-         "tags": ["B-A0", "B-V", "B-A1"]}
+        {
+            "sent_id": "props.conll:1",
+            "tokens": ["John", "ran", "home"],
+            "predicate_index": 1,
+            "tags": ["B-A0", "B-V", "B-A1"],
+        }
     ]
 
 

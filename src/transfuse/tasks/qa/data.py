@@ -58,8 +58,10 @@ class SquadColumns:
     )
     answer_start_column: str | None = field(
         default=None,
-        metadata={"help": "Flat layout: column with the answer's character offset in the context (with "
-                  "--answer_text_column)."},
+        metadata={
+            "help": "Flat layout: column with the answer's character offset in the context (with "
+            "--answer_text_column)."
+        },
     )
     version_2_with_negative: bool = field(
         default=False,
@@ -67,8 +69,10 @@ class SquadColumns:
     )
     fix_answer_starts: bool = field(
         default=False,
-        metadata={"help": "Move an answer_start that does not point at its answer text to the nearest occurrence "
-                  "of the text in the context (the number moved is reported), instead of refusing the row."},
+        metadata={
+            "help": "Move an answer_start that does not point at its answer text to the nearest occurrence "
+            "of the text in the context (the number moved is reported), instead of refusing the row."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -130,8 +134,8 @@ def _require(entry: Any, key: str, where: str, source: str, kind: type | tuple[t
     if key not in entry:
         raise SquadFormatError(
             f"{source}: {where} has no key {key!r} (it has {', '.join(map(repr, entry)) or 'no keys'}); a SQuAD "
-            "file is {\"data\": [{\"title\", \"paragraphs\": [{\"context\", \"qas\": [{\"id\", \"question\", "
-            "\"answers\"}]}]}]}."
+            'file is {"data": [{"title", "paragraphs": [{"context", "qas": [{"id", "question", '
+            '"answers"}]}]}]}.'
         )
     value = entry[key]
     if not isinstance(value, kind):
@@ -293,7 +297,7 @@ def _answer_problem(context: str, answers: dict[str, list], qid: str, column: st
                 index,
                 column,
                 "answer_start does not point at the answer text",
-                f"id {qid!r}: context[{start}:{start + len(text)}] is {context[start:start + len(text)]!r}, the "
+                f"id {qid!r}: context[{start}:{start + len(text)}] is {context[start : start + len(text)]!r}, the "
                 f"answer is {text!r}, {where}; pass --fix_answer_starts to move it to the nearest occurrence",
             )
     return None
@@ -331,16 +335,24 @@ def find_bad_squad_rows(
             continue  # reported above
         if answers is None:
             bad.append(
-                BadRow(index, column, "answers are not SQuAD-shaped",
-                       f'id {qid!r}: expected {{"text": [...], "answer_start": [...]}} or a list of such entries')
+                BadRow(
+                    index,
+                    column,
+                    "answers are not SQuAD-shaped",
+                    f'id {qid!r}: expected {{"text": [...], "answer_start": [...]}} or a list of such entries',
+                )
             )
             continue
         if not answers["text"]:
             if not version_2_with_negative:
                 bad.append(
-                    BadRow(index, column, "unanswerable question in a SQuAD v1.1 set",
-                           f"id {qid!r} has no answer; pass --version_2_with_negative to train and score "
-                           "no-answer predictions")
+                    BadRow(
+                        index,
+                        column,
+                        "unanswerable question in a SQuAD v1.1 set",
+                        f"id {qid!r} has no answer; pass --version_2_with_negative to train and score "
+                        "no-answer predictions",
+                    )
                 )
             continue
         if columns.fix_answer_starts:

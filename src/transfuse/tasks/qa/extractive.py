@@ -71,22 +71,26 @@ class QuestionAnsweringArguments(SquadColumns):
 
     doc_stride: int | None = field(
         default=None,
-        metadata={"help": "Context tokens shared by consecutive windows of a long context (default: a third of "
-                  "--max_seq_length, 128 at 384)."},
+        metadata={
+            "help": "Context tokens shared by consecutive windows of a long context (default: a third of "
+            "--max_seq_length, 128 at 384)."
+        },
     )
     n_best_size: int | None = field(
         default=None,
-        metadata={"help": f"Write the N best answers of each question (`n_best` in predict's output); the search "
-                  f"always looks at the {DEFAULT_N_BEST_SIZE} best starts and ends of each window (or N if larger)."},
+        metadata={
+            "help": f"Write the N best answers of each question (`n_best` in predict's output); the search "
+            f"always looks at the {DEFAULT_N_BEST_SIZE} best starts and ends of each window (or N if larger)."
+        },
     )
-    max_answer_length: int = field(
-        default=DEFAULT_MAX_ANSWER_LENGTH, metadata={"help": "Longest answer, in tokens."}
-    )
+    max_answer_length: int = field(default=DEFAULT_MAX_ANSWER_LENGTH, metadata={"help": "Longest answer, in tokens."})
     null_score_diff_threshold: float | None = field(
         default=None,
-        metadata={"help": "SQuAD v2: answer 'no answer' when the null score beats the best span's by more than "
-                  "this. Default: tuned on the validation set during training (stored in the model config), "
-                  "0.0 before that."},
+        metadata={
+            "help": "SQuAD v2: answer 'no answer' when the null score beats the best span's by more than "
+            "this. Default: tuned on the validation set during training (stored in the model config), "
+            "0.0 before that."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -161,12 +165,13 @@ class QuestionAnsweringTask(Task):
         return self.args.target_columns()
 
     def find_bad_rows(self, examples: Dataset, split: Split) -> list[BadRow]:
-        check = find_bad_squad_rows(
-            examples, self.args, self.has_references(examples), self.version_2_with_negative
-        )
+        check = find_bad_squad_rows(examples, self.args, self.has_references(examples), self.version_2_with_negative)
         if check.moved_starts:
-            logger.warning("%s: --fix_answer_starts moved %d answer starts to the nearest occurrence of their text",
-                           split, check.moved_starts)
+            logger.warning(
+                "%s: --fix_answer_starts moved %d answer starts to the nearest occurrence of their text",
+                split,
+                check.moved_starts,
+            )
         self.moved_answer_starts += check.moved_starts
         return check.bad_rows
 

@@ -137,8 +137,12 @@ class QuestionAnsweringPipeline(Pipeline):
         start = outputs["start_logits"].to(torch.float32).cpu().numpy()
         end = outputs["end_logits"].to(torch.float32).cpu().numpy()
         windows = [
-            (start[w], end[w], [tuple(s) if s is not None else None for s in outputs["offsets"][w]],
-             int(outputs["null_indices"][w]))
+            (
+                start[w],
+                end[w],
+                [tuple(s) if s is not None else None for s in outputs["offsets"][w]],
+                int(outputs["null_indices"][w]),
+            )
             for w in range(outputs["windows"])
         ]
         version_2 = (

@@ -62,10 +62,7 @@ def window_candidates(
     s, e = np.meshgrid(starts, ends, indexing="ij")
     valid = (e >= s) & (e - s + 1 <= max_answer_length)
     scores = start_logits[s] + end_logits[e]
-    return [
-        (float(score), (offsets[i][0], offsets[j][1]))
-        for i, j, score in zip(s[valid], e[valid], scores[valid])
-    ]
+    return [(float(score), (offsets[i][0], offsets[j][1])) for i, j, score in zip(s[valid], e[valid], scores[valid])]
 
 
 def answer_example(
@@ -153,8 +150,15 @@ def postprocess_predictions(
     return [
         answer_example(
             context,
-            [(start_logits[w], end_logits[w], [tuple(s) if s is not None else None for s in offsets[w]],
-              int(null_indices[w])) for w in windows],
+            [
+                (
+                    start_logits[w],
+                    end_logits[w],
+                    [tuple(s) if s is not None else None for s in offsets[w]],
+                    int(null_indices[w]),
+                )
+                for w in windows
+            ],
             version_2_with_negative,
             null_threshold,
             n_best_size,

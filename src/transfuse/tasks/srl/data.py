@@ -100,8 +100,12 @@ def find_bad_propositions(
             isinstance(predicate, bool) or not isinstance(predicate, int) or not 0 <= predicate < len(words)
         ):
             bad.append(
-                BadRow(index, predicate_column, "predicate_index out of range",
-                       f"{predicate!r} for {len(words)} words (0-based)")
+                BadRow(
+                    index,
+                    predicate_column,
+                    "predicate_index out of range",
+                    f"{predicate!r} for {len(words)} words (0-based)",
+                )
             )
             continue
         if tags is None:
@@ -109,8 +113,9 @@ def find_bad_propositions(
         row_tags = tags[index]
         if not isinstance(row_tags, (list, tuple)) or len(row_tags) != len(words):
             length = len(row_tags) if isinstance(row_tags, (list, tuple)) else row_tags
-            bad.append(BadRow(index, tags_column, "tokens and tags differ in length",
-                              f"{len(words)} tokens, {length} tags"))
+            bad.append(
+                BadRow(index, tags_column, "tokens and tags differ in length", f"{len(words)} tokens, {length} tags")
+            )
             continue
         unknown = [tag for tag in row_tags if not is_tag(tag)]
         if unknown:
@@ -119,9 +124,13 @@ def find_bad_propositions(
         errors = bio_errors(row_tags)
         if errors and not repair:
             bad.append(
-                BadRow(index, tags_column, "ill-formed BIO",
-                       f"{row_tags[errors[0]]!r} at word {errors[0]} does not continue a span; "
-                       "--repair_bio turns it into B-")
+                BadRow(
+                    index,
+                    tags_column,
+                    "ill-formed BIO",
+                    f"{row_tags[errors[0]]!r} at word {errors[0]} does not continue a span; "
+                    "--repair_bio turns it into B-",
+                )
             )
             continue
         if errors:

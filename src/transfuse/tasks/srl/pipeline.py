@@ -65,8 +65,9 @@ class SemanticRoleLabelingPipeline(Pipeline):
                     f"{TASK}: this model was trained without a predicate identifier; pass "
                     '{"tokens": [...], "predicate_index": i} for each predicate.'
                 )
-            predicates = find_predicates(self.model, self.tokenizer, [words], self._marking, self._labels,
-                                         max_length)[0] or []
+            predicates = (
+                find_predicates(self.model, self.tokenizer, [words], self._marking, self._labels, max_length)[0] or []
+            )
         else:
             predicates = [int(predicate)]
         features = encode_propositions(self.tokenizer, [words] * len(predicates), predicates, self._marking)

@@ -59,16 +59,20 @@ class SrlArguments:
     tokens_column: str = field(default="tokens", metadata={"help": "Column with the words of the sentence (a list)."})
     predicate_column: str = field(
         default="predicate_index",
-        metadata={"help": "Column with the 0-based index of the predicate word; leave it out at predict time to "
-                  "have the model find the predicates (needs a model trained with --predicate_identifier)."},
+        metadata={
+            "help": "Column with the 0-based index of the predicate word; leave it out at predict time to "
+            "have the model find the predicates (needs a model trained with --predicate_identifier)."
+        },
     )
     tags_column: str = field(
         default="tags", metadata={"help": "Column with one BIO tag per word (B-ARG0, I-ARG0, O)."}
     )
     text_column: str = field(
         default="text",
-        metadata={"help": "Column with a raw sentence, split into words here when the rows have no tokens column "
-                  "(also each line of a .txt file)."},
+        metadata={
+            "help": "Column with a raw sentence, split into words here when the rows have no tokens column "
+            "(also each line of a .txt file)."
+        },
     )
     predicate_marking: str | None = field(
         default=None,
@@ -82,23 +86,33 @@ class SrlArguments:
     )
     predicate_identifier: bool = field(
         default=True,
-        metadata={"help": "Train the model to find predicates too (each training sentence once unmarked, B-V on "
-                  "its predicates), so predict and the pipeline accept raw sentences."},
+        metadata={
+            "help": "Train the model to find predicates too (each training sentence once unmarked, B-V on "
+            "its predicates), so predict and the pipeline accept raw sentences."
+        },
     )
     decoding: str = field(
         default="viterbi",
-        metadata={"help": "viterbi: the best valid BIO sequence with the predicate word B-V; argmax: each word's "
-                  "best tag alone (may be invalid BIO).", "choices": list(DECODINGS)},
+        metadata={
+            "help": "viterbi: the best valid BIO sequence with the predicate word B-V; argmax: each word's "
+            "best tag alone (may be invalid BIO).",
+            "choices": list(DECODINGS),
+        },
     )
     repair_bio: bool = field(
         default=False,
-        metadata={"help": "Turn a stray I-X in the gold tags (after O or another role) into B-X and count it, "
-                  "instead of refusing the row."},
+        metadata={
+            "help": "Turn a stray I-X in the gold tags (after O or another role) into B-X and count it, "
+            "instead of refusing the row."
+        },
     )
     output_format: str = field(
         default="jsonl",
-        metadata={"help": "predict's file: jsonl (one line per input row) or conll (CoNLL-2005 bracket columns, "
-                  "one block per sentence).", "choices": list(OUTPUT_FORMATS)},
+        metadata={
+            "help": "predict's file: jsonl (one line per input row) or conll (CoNLL-2005 bracket columns, "
+            "one block per sentence).",
+            "choices": list(OUTPUT_FORMATS),
+        },
     )
 
     def __post_init__(self) -> None:
@@ -233,12 +247,24 @@ class SrlTask(Task):
             if predicate is not None or index in flagged:
                 continue
             if with_tags:
-                bad.append(BadRow(index, self.args.predicate_column, "missing predicate_index",
-                                  "rows with tags need the index of their predicate word"))
+                bad.append(
+                    BadRow(
+                        index,
+                        self.args.predicate_column,
+                        "missing predicate_index",
+                        "rows with tags need the index of their predicate word",
+                    )
+                )
             elif self.labels is not None and not self.identifier:
-                bad.append(BadRow(index, self.args.predicate_column, "missing predicate_index",
-                                  "this model was trained with --predicate_identifier false and cannot find "
-                                  "predicates; give each row its predicate_index"))
+                bad.append(
+                    BadRow(
+                        index,
+                        self.args.predicate_column,
+                        "missing predicate_index",
+                        "this model was trained with --predicate_identifier false and cannot find "
+                        "predicates; give each row its predicate_index",
+                    )
+                )
         for note, count in notes.items():
             logger.warning("%s split: %d x %s", split, count, note)
         return bad
@@ -338,10 +364,13 @@ class SrlTask(Task):
         found = {}
         if raw:
             if self._model is None:
-                raise RuntimeError("SrlTask.data_collator(tokenizer, model) must run before raw sentences are "
-                                   "preprocessed: the predicates are found with the model.")
-            results = find_predicates(self._model, self.tokenizer, [tokens[i] for i in raw], self.marking,
-                                      self.labels, self.max_seq_length)
+                raise RuntimeError(
+                    "SrlTask.data_collator(tokenizer, model) must run before raw sentences are "
+                    "preprocessed: the predicates are found with the model."
+                )
+            results = find_predicates(
+                self._model, self.tokenizer, [tokens[i] for i in raw], self.marking, self.labels, self.max_seq_length
+            )
             found = dict(zip(raw, results))
         for i, words in enumerate(tokens):
             if predicates[i] is not None:
@@ -380,8 +409,9 @@ class SrlTask(Task):
             out["predicate_index"] = [-1 if p is None else p for p in batch["predicate"]]
             if any(tags is not None for tags in batch["tags"]):
                 out["labels"] = [
-                    align_labels(f["word_positions"], len(f["input_ids"]),
-                                 [label_ids.get(tag, LABEL_PAD_ID) for tag in tags])  # unseen role: not learned
+                    align_labels(
+                        f["word_positions"], len(f["input_ids"]), [label_ids.get(tag, LABEL_PAD_ID) for tag in tags]
+                    )  # unseen role: not learned
                     for f, tags in zip(features, batch["tags"])
                 ]
             return out
@@ -396,7 +426,11 @@ class SrlTask(Task):
             names = self._row_names(examples, [features[i]["example_index"] for i in too_long[:3]])
             logger.warning(
                 "%s: %d proposition(s) longer than --max_seq_length %d sub-words left out (%s); raise "
-                "--max_seq_length to keep them%s", split, len(too_long), self.max_seq_length, names,
+                "--max_seq_length to keep them%s",
+                split,
+                len(too_long),
+                self.max_seq_length,
+                names,
                 "" if split == "train" else ": their rows are answered with an error and score as all missed",
             )
             keep = sorted(set(range(len(features))) - set(too_long))
@@ -405,8 +439,7 @@ class SrlTask(Task):
 
     def _row_names(self, examples: Dataset, indexes: list[int]) -> str:
         ids = examples["sent_id"] if "sent_id" in examples.column_names else None
-        return ", ".join(f"row {i + 1}" + (f" ({ids[i]})" if ids else "") if i >= 0 else "a sentence"
-                         for i in indexes)
+        return ", ".join(f"row {i + 1}" + (f" ({ids[i]})" if ids else "") if i >= 0 else "a sentence" for i in indexes)
 
     # ---- outputs and metrics ---------------------------------------------------------------------------
 
