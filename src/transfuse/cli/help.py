@@ -30,38 +30,14 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 KEY_LIBRARIES = ("transformers", "peft", "datasets", "torch")
 
 # Options that change nothing in evaluate / predict (they read a trained model); train hides test-only options.
+# what only building a model from scratch, or only training, reads
+_BUILD_AND_TRAIN = {"preset", "architecture", "config_overrides", "tokenizer_kind", "vocab_size"}
+_BUILD_AND_TRAIN |= {"ignore_mismatched_sizes", "train_file", "train_split_name", "max_train_samples"}
 NOT_FOR: dict[str, set[str]] = {
     "train": {"test_file", "test_split_name", "output_file"},
-    "evaluate": {
-        "preset",
-        "architecture",
-        "config_overrides",
-        "tokenizer_kind",
-        "vocab_size",
-        "ignore_mismatched_sizes",
-        "train_file",
-        "train_split_name",
-        "max_train_samples",
-        "test_file",
-        "test_split_name",
-        "overwrite_output_dir",
-        "output_file",
-    },
-    "predict": {
-        "preset",
-        "architecture",
-        "config_overrides",
-        "tokenizer_kind",
-        "vocab_size",
-        "ignore_mismatched_sizes",
-        "train_file",
-        "train_split_name",
-        "max_train_samples",
-        "validation_file",
-        "validation_split_name",
-        "max_eval_samples",
-        "overwrite_output_dir",
-    },
+    "evaluate": _BUILD_AND_TRAIN | {"test_file", "test_split_name", "overwrite_output_dir", "output_file"},
+    "predict": _BUILD_AND_TRAIN
+    | {"validation_file", "validation_split_name", "max_eval_samples", "overwrite_output_dir"},
 }
 # TrainingArguments options that get a line of their own, per command; the others are listed by name (train) or
 # not at all (evaluate, predict). Options a task's own TrainingArguments subclass adds always get a line.
