@@ -169,6 +169,8 @@ def test_demo_runs_offline_and_uses_the_trained_model(tmp_path, monkeypatch, cap
     assert demo.main(["--output_dir", str(tmp_path / "demo")]) == 0
     printed = capsys.readouterr().out
     assert "Predictions of the trained model" in printed and printed.count("tive (") == len(demo.SENTENCES)
+    assert demo.main(["--output_dir", str(tmp_path / "demo")]) == 0  # a second demo replaces the first
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("demo")) == ["demo"]
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,15 @@ def test_the_demo_model_labels_natural_sentences(tmp_path, capsys):
     predictions = classifier([text for text, _ in NATURAL])
     wrong = [(text, p["label"]) for (text, gold), p in zip(NATURAL, predictions) if p["label"] != gold]
     assert len(NATURAL) - len(wrong) >= REQUIRED, wrong
+
+
+def test_a_second_demo_replaces_the_first_and_nothing_else(tmp_path):
+    from transfuse.cli.demo import DEMO_MARKER, clear_previous_demo
+
+    earlier_demo, someone_elses = tmp_path / "demo", tmp_path / "mine"
+    for folder in (earlier_demo, someone_elses):
+        folder.mkdir()
+        (folder / "metrics.json").write_text("{}")
+    (earlier_demo / DEMO_MARKER).write_text("demo")
+    assert clear_previous_demo(earlier_demo) and not earlier_demo.exists()
+    assert not clear_previous_demo(someone_elses) and (someone_elses / "metrics.json").is_file()

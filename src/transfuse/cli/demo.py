@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 from pathlib import Path
 
 from ..data import demo_data_files
@@ -60,6 +61,19 @@ def demo_train_argv(output_dir: str) -> list[str]:
     ]
 
 
+DEMO_MARKER = ".transfuse-demo"  # marks a folder as the demo's own run, which the next demo replaces
+
+
+def clear_previous_demo(output_dir: str | Path) -> bool:
+    """Delete `output_dir` when it holds an earlier demo run (nothing there is worth keeping); any other folder
+    is left to `--overwrite_output_dir`, which moves it aside. Returns whether a demo run was deleted."""
+    folder = Path(output_dir)
+    if not (folder / DEMO_MARKER).is_file():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="transfuse demo", description=__doc__.splitlines()[0])
     parser.add_argument("--output_dir", default="runs/demo", help="Where the run folder goes (default runs/demo).")
@@ -69,11 +83,13 @@ def main(argv: list[str]) -> int:
             raise NotADirectoryError(
                 f"--output_dir {options.output_dir}: {folder} is a file, not a folder; choose another --output_dir."
             )
+    clear_previous_demo(options.output_dir)  # a second demo replaces the first instead of moving it aside
     train_argv = demo_train_argv(options.output_dir)
     print("transfuse demo runs: transfuse train " + shlex.join(train_argv), flush=True)
     code = train.main(train_argv)
     if code:
         return code
+    (Path(options.output_dir) / DEMO_MARKER).write_text("written by `transfuse demo`; the next demo replaces it\n")
 
     from transformers import pipeline
 
