@@ -18,6 +18,7 @@ from transfuse.common.folder import METRICS_FILE
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.tokenization import train_tokenizer
 from transfuse.training import parse_arguments, workflow
+from transfuse.training.callbacks import StopAfterMinutes
 
 FLAGS = [
     "--preset",
@@ -178,3 +179,14 @@ def test_a_tokenizer_larger_than_the_model_is_refused_before_training(tmp_path, 
             str(tmp_path / "run"),
         )
     assert not (tmp_path / "run" / "checkpoint-2").exists()
+
+
+def test_max_train_minutes_stops_early_and_saves_the_model(tmp_path, data, monkeypatch):
+    clock = iter(range(0, 10_000, 30))  # every look at the clock is 30 s later: the 1-minute budget ends at step 2
+    monkeypatch.setattr(StopAfterMinutes, "clock", staticmethod(lambda: next(clock)))
+    out = tmp_path / "run"
+    results = train(*data, *FLAGS, "--max_steps", "50", "--max_train_minutes", "1", "--output_dir", str(out))
+    assert results["train"]["stopped_by_max_train_minutes_at_step"] == 2
+    assert (out / "model.safetensors").exists() and (out / METRICS_FILE).exists()
+    with pytest.raises(ValueError, match=r"--max_train_minutes -1.0 must be a positive number"):
+        parse_arguments(ClassificationTask, [*data, *FLAGS, "--max_train_minutes", "-1"])

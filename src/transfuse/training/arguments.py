@@ -175,7 +175,20 @@ class RunArguments:
         },
     )
 
+    max_train_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "train: stop after this many minutes of training (evaluations included) and save the model "
+            "as if --max_steps had been reached; the step budget still sets the learning-rate schedule."
+        },
+    )
+
     def __post_init__(self) -> None:
+        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
+            raise ValueError(
+                f"--max_train_minutes {self.max_train_minutes} must be a positive number of minutes "
+                "(leave it out for no time limit)."
+            )
         if self.max_tokens_per_batch is not None and self.max_tokens_per_batch <= 0:
             raise ValueError(f"--max_tokens_per_batch {self.max_tokens_per_batch} must be a positive integer.")
 

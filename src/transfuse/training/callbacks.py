@@ -6,11 +6,17 @@ model. This callback watches the loss of every training forward pass through a f
 bad step on the device (no synchronisation per step), and looks at it only when the Trainer is about to log,
 evaluate or save: the run then stops with `NonFiniteLossError`, naming the step, before anything from that step on
 is written, so the last checkpoint on disk is the last good one.
+
+`StopAfterMinutes`: `--max_train_minutes`, a wall-clock budget for the training loop (evaluation inside it
+included, model loading and preprocessing not). When it is spent the Trainer stops after the current step and
+the run ends as if it had reached `--max_steps`: the final model is saved, evaluated and written to the card, and
+task callbacks (checkpoint averaging) run. A resumed run gets a fresh budget.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import torch
@@ -92,4 +98,30 @@ class StopOnNonFiniteLoss(TrainerCallback):
             self._handle = None
 
 
-__all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss"]
+class StopAfterMinutes(TrainerCallback):
+    """Stop training once `minutes` of wall-clock time have passed since the training loop began."""
+
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self, minutes: float):
+        self.seconds = 60 * minutes
+        self.start: float | None = None
+        self.stopped_at_step: int | None = None  # the step the budget ran out at; None: it never did
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self.start, self.stopped_at_step = self.clock(), None
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        if self.start is not None and self.clock() - self.start >= self.seconds:
+            if self.stopped_at_step is None:
+                self.stopped_at_step = state.global_step
+                logger.info(
+                    "--max_train_minutes %g spent at step %d of %d: saving the model as it is now",
+                    self.seconds / 60,
+                    state.global_step,
+                    state.max_steps,
+                )
+            control.should_training_stop = True
+
+
+__all__ = ["NonFiniteLossError", "StopAfterMinutes", "StopOnNonFiniteLoss"]

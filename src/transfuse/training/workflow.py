@@ -41,7 +41,7 @@ from ..distributed import check_world_size, with_launcher
 from ..hub import take_over_push_to_hub
 from ..tasks import Task, get_task_class
 from .arguments import DataArguments, ParsedArguments, check_arguments
-from .callbacks import StopOnNonFiniteLoss
+from .callbacks import StopAfterMinutes, StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .plan import TrainingPlanCallback
 from .precision import use_bf16_inference
@@ -158,6 +158,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     eval_examples = data.examples.get("validation")
     eval_features = _preprocess(task, args, loaded, eval_examples, "validation") if eval_examples else None
     eval_bf16 = use_bf16_inference(training.device, args.run.fp32)
+    time_budget = [StopAfterMinutes(args.run.max_train_minutes)] if args.run.max_train_minutes else []
     trainer = build_trainer(
         task,
         loaded.model,
@@ -173,6 +174,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
             StopOnNonFiniteLoss(),
             TrainingPlanCallback.for_task(task_name),
             *task.callbacks(),
+            *time_budget,
         ],
         run=args.run,
     )
@@ -187,6 +189,8 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         "eval_precision": "bf16" if eval_bf16 else "fp32",
         "skipped_rows": [report.to_dict() for report in data.skipped],
     }
+    if time_budget and time_budget[0].stopped_at_step is not None:
+        results["train"]["stopped_by_max_train_minutes_at_step"] = time_budget[0].stopped_at_step
     eval_quality: dict[str, float] = {}
     if eval_features is not None:
         eval_metrics = trainer.evaluate()
