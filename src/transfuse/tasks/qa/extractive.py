@@ -18,7 +18,7 @@ What post-processing needs later (version, stride, answer length, threshold) is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,19 +27,13 @@ from datasets import Dataset
 from transformers import AutoModelForQuestionAnswering, PretrainedConfig, PreTrainedTokenizerBase
 
 from ...data.collators import PAD_TO_MULTIPLE_OF
-from ...data.loading import RawSplit
-from ...data.validation import BadRow
 from ...metrics.qa import squad_metrics, squad_v2_metrics
 from ..base import Split, Task
 from .data import (
-    ANSWERS,
     SquadColumns,
     answers_of,
-    find_bad_squad_rows,
     fix_answer_starts,
     ids_of,
-    is_squad_document,
-    read_squad_json,
 )
 from .features import (
     EXAMPLE_INDEX,
@@ -51,6 +45,7 @@ from .features import (
     prepare_features,
 )
 from .postprocessing import DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST_SIZE, decide, postprocess_predictions
+from .task_data import SquadTaskData
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +96,7 @@ class QuestionAnsweringArguments(SquadColumns):
                 raise ValueError(f"--{flag} {value} must be a positive integer.")
 
 
-class QuestionAnsweringTask(Task):
+class QuestionAnsweringTask(SquadTaskData, Task):
     """Extractive QA over SQuAD v1.1 / v2.0 data with any `AutoModelForQuestionAnswering`."""
 
     name = "qa"
@@ -132,52 +127,6 @@ class QuestionAnsweringTask(Task):
                 f"--doc_stride {stride} must be smaller than --max_seq_length {length} (the stride is the overlap "
                 "of two windows); e.g. --max_seq_length 384 --doc_stride 128."
             )
-
-    # ---- data ------------------------------------------------------------------------------------------
-
-    @classmethod
-    def handles_file(cls, path: str) -> bool:
-        return is_squad_document(path)
-
-    def read_file(self, path: str, flag: str, skip_bad_rows: bool) -> RawSplit:
-        if self.args.answer_text_column:
-            raise ValueError(
-                f"{flag} {path!r} is a nested SQuAD JSON file, which carries its answers itself; drop "
-                "--answer_text_column / --answer_start_column (they describe flat files)."
-            )
-        examples, report = read_squad_json(path, skip_bad_rows)
-        renames = {
-            "id": self.args.id_column,
-            "question": self.args.question_column,
-            "context": self.args.context_column,
-            ANSWERS: self.args.answers_column,
-        }
-        renames = {old: new for old, new in renames.items() if old != new}
-        if renames:
-            examples = examples.rename_columns(renames)
-        return RawSplit(examples, path, report)
-
-    def input_columns(self) -> dict[str, str]:
-        # the id too: predict's line i carries row i's id
-        return {self.args.id_column: "--id_column", **self.args.input_columns()}
-
-    def target_columns(self) -> dict[str, str]:
-        return self.args.target_columns()
-
-    def find_bad_rows(self, examples: Dataset, split: Split) -> list[BadRow]:
-        check = find_bad_squad_rows(examples, self.args, self.has_references(examples), self.version_2_with_negative)
-        if check.moved_starts:
-            logger.warning(
-                "%s: --fix_answer_starts moved %d answer starts to the nearest occurrence of their text",
-                split,
-                check.moved_starts,
-            )
-        self.moved_answer_starts += check.moved_starts
-        return check.bad_rows
-
-    def training_texts(self, examples: Dataset) -> Iterator[str]:
-        yield from examples[self.args.question_column]
-        yield from examples[self.args.context_column]
 
     # ---- model shape -----------------------------------------------------------------------------------
 
