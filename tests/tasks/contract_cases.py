@@ -133,6 +133,17 @@ CASES: dict[str, ContractCase] = {
         ),
         pipeline_kwargs={"pipeline_class": QuestionAnsweringPipeline},
     ),
+    "generative-qa": ContractCase(
+        train=_squad(32, seed=0, unanswerable=True),
+        validation=_squad(8, seed=1, unanswerable=True),
+        test=_without(_squad(6, seed=2), "answers"),
+        # --fp32: the pipeline runs in fp32, and an untrained model's greedy choices can flip under bf16
+        flags=["--version_2_with_negative", "--max_answer_length", "4", "--fp32"],
+        pipeline_input=lambda row: {"question": row["question"], "context": row["context"]},
+        pipeline_matches=lambda answer, predicted: (
+            answer["answer"] == predicted["answer"] and answer["is_impossible"] == predicted["is_impossible"]
+        ),
+    ),
     "srl": ContractCase(
         train=_propositions(32, seed=0),
         validation=_propositions(8, seed=1),

@@ -12,6 +12,7 @@ from .base import NOT_QUALITY, Split, Task
 
 TASKS: dict[str, str] = {
     "classification": "transfuse.tasks.classification:ClassificationTask",
+    "generative-qa": "transfuse.tasks.qa.generative:GenerativeQuestionAnsweringTask",
     "qa": "transfuse.tasks.qa.extractive:QuestionAnsweringTask",
     "srl": "transfuse.tasks.srl:SrlTask",
     "translation": "transfuse.tasks.translation:TranslationTask",
