@@ -21,7 +21,7 @@ input order. The settings predict needs (no-answer text, lengths, format) are st
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from .generative_inputs import (
     check_fast_tokenizer,
     decoder_features,
     decoder_input,
+    decoder_prompt,
     end_id,
     seq2seq_input,
     strip_prompt,
@@ -133,10 +134,11 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         options: GenerativeQuestionAnsweringArguments = args.task
         if not options.encoder_decoder_from or command != "train":
             return  # evaluate / predict read a run folder (its settings may name the warm start it came from)
-        if args.model.model_name_or_path:
+        if args.model.model_name_or_path or args.model.preset:
+            flag = "--model_name_or_path" if args.model.model_name_or_path else "--preset"
             raise ValueError(
-                "--encoder_decoder_from builds the model to train from a pretrained encoder; drop "
-                "--model_name_or_path (or drop --encoder_decoder_from to fine-tune that model)."
+                f"--encoder_decoder_from builds the model to train from a pretrained encoder; drop {flag} (or drop "
+                "--encoder_decoder_from to train that model)."
             )
         if args.adapter.enabled:
             raise ValueError(
@@ -153,6 +155,16 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         folder = warm_start_folder(encoder, decoder)
         options.warm_start = (encoder, decoder, folder, args.training.seed)  # built by fit(), once the data is clean
         args.model.model_name_or_path = str(folder)
+
+    def training_texts(self, examples: Dataset) -> Iterator[str]:
+        """What the model reads and writes, formatted (a new tokenizer learns `question:`, `context:`, `answer:`
+        and the no-answer text as words), and the answers."""
+        questions, contexts = examples[self.args.question_column], examples[self.args.context_column]
+        for question, context in zip(questions, contexts):
+            yield decoder_prompt(question, context)
+        if self.has_references(examples):
+            for answers in answers_of(examples, self.args):
+                yield answers["text"][0] if answers and answers["text"] else self.no_answer_text
 
     # ---- model shape -----------------------------------------------------------------------------------
 
@@ -201,9 +213,25 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
                 f"tokens of prompt after --max_answer_length {self.max_answer_length}; raise --max_seq_length or "
                 "lower --max_answer_length."
             )
+        if self.version_2_with_negative:
+            self._check_no_answer_text(tokenizer)
         # `AutoConfig.from_pretrained(path, **config_updates())` keeps only keys the config class knows, so a Hub
         # model's config would lose `generative_qa`: set it here
         config.update(self.config_updates())
+
+    def _check_no_answer_text(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """The no-answer text must fit in the answer length, or the model could never write it whole."""
+        start = getattr(self.model_config, "decoder_start_token_id", None) if self.is_encoder_decoder else None
+        if self.is_encoder_decoder:
+            length = len(answer_labels(tokenizer, self.no_answer_text, 10**6, start))
+        else:
+            length = len(decoder_features(tokenizer, [], self.no_answer_text, 10**6)[1])
+        if length > self.max_answer_length:
+            raise ValueError(
+                f"--no_answer_text {self.no_answer_text!r} is {length} tokens (with the end token) for this "
+                f"tokenizer, more than --max_answer_length {self.max_answer_length}; shorten it or raise "
+                "--max_answer_length."
+            )
 
     # ---- features --------------------------------------------------------------------------------------
 
@@ -341,12 +369,13 @@ class DecoderCollator:
 
     def __call__(self, features: list[dict[str, Any]]) -> Any:
         labels = [feature["labels"] for feature in features] if "labels" in features[0] else None
-        side = "right" if labels is not None else "left"
+        # generation appends up to --max_answer_length tokens to the padded prompts, which the prompt budget
+        # leaves room for only without extra padding: inference batches pad to their longest prompt exactly
         batch = self.tokenizer.pad(
             [{key: value for key, value in feature.items() if key != "labels"} for feature in features],
             padding=True,
-            pad_to_multiple_of=PAD_TO_MULTIPLE_OF,
-            padding_side=side,
+            pad_to_multiple_of=PAD_TO_MULTIPLE_OF if labels is not None else None,
+            padding_side="right" if labels is not None else "left",
             return_tensors="pt",
         )
         if labels is not None:
