@@ -124,7 +124,7 @@ def test_nested_squad_json_and_lora_on_a_decoder_run_reload_with_the_same_scores
     validation = squad_json(tmp_path / "validation.json", word_after_key(16, 1, 4))
     common = ["--version_2_with_negative", "--cache_dir", str(tmp_path / "cache")]
     short = ["--max_steps", "3", "--per_device_train_batch_size", "16", "--save_strategy", "no", "--fp32",
-             "--disable_tqdm", "true", "--report_to", "none", "--max_answer_length", "4",
+             "--disable_tqdm", "true", "--report_to", "none", "--max_answer_length", "8",
              "--no_answer_text", "none"]  # fmt: skip
     run("train", ["--train_file", train, "--validation_file", validation, "--preset", "tiny", "--vocab_size", "300",
                   "--max_seq_length", "32", "--architecture", "decoder", *short, *common,

@@ -43,7 +43,12 @@ from .generative_inputs import (
     seq2seq_input,
     strip_prompt,
 )
-from .generative_models import AutoModelForGenerativeQA, warm_start_encoder_decoder, warm_start_folder
+from .generative_models import (
+    WARM_START_MARKER,
+    AutoModelForGenerativeQA,
+    warm_start_encoder_decoder,
+    warm_start_folder,
+)
 from .generative_pipeline import CONFIG_KEY, PIPELINE_TASK, as_answer, settings_of
 from .task_data import SquadTaskData
 
@@ -134,6 +139,8 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         options: GenerativeQuestionAnsweringArguments = args.task
         if not options.encoder_decoder_from or command != "train":
             return  # evaluate / predict read a run folder (its settings may name the warm start it came from)
+        if getattr(options, "warm_start", None) is not None:
+            return  # checked already (the front-end and the workflow both check); the model path is the warm start
         if args.model.model_name_or_path or args.model.preset:
             flag = "--model_name_or_path" if args.model.model_name_or_path else "--preset"
             raise ValueError(
@@ -146,12 +153,7 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
                 "is new and random, and an adapter would keep it frozen; fine-tune it in full (--adapter none), "
                 "then train adapters on that run folder."
             )
-        from ...training.model_source import check_model_source
-
         encoder, decoder = options.encoder_decoder_from, options.decoder_from or options.encoder_decoder_from
-        check_model_source(encoder, "--encoder_decoder_from")
-        if decoder != encoder:
-            check_model_source(decoder, "--decoder_from")
         folder = warm_start_folder(encoder, decoder)
         options.warm_start = (encoder, decoder, folder, args.training.seed)  # built by fit(), once the data is clean
         args.model.model_name_or_path = str(folder)
@@ -172,7 +174,14 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         self.trains_model = True
         warm_start = getattr(self.args, "warm_start", None)
         if warm_start is not None:
-            warm_start_encoder_decoder(*warm_start)
+            from ...training.model_source import check_model_source
+
+            encoder, decoder, folder, seed = warm_start
+            if not (folder / WARM_START_MARKER).is_file():
+                check_model_source(encoder, "--encoder_decoder_from")
+                if decoder != encoder:
+                    check_model_source(decoder, "--decoder_from")
+            warm_start_encoder_decoder(encoder, decoder, folder, seed)
 
     def load_from_config(self, config: PretrainedConfig) -> None:
         stored = settings_of(config)
