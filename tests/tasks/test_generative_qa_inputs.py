@@ -162,11 +162,16 @@ def test_bad_flags_and_files_are_refused_naming_them(tmp_path, monkeypatch):
         train(tmp_path, "--train_file", str(not_squad))
 
 
-def test_a_no_answer_text_longer_than_the_answer_length_is_refused(bert):
+def test_a_no_answer_text_the_model_could_not_write_whole_is_refused(bert):
     task = GenerativeQuestionAnsweringTask(
         GenerativeQuestionAnsweringArguments(
             version_2_with_negative=True, no_answer_text="there is no answer here at all", max_answer_length=4
         )
     )
     with pytest.raises(ValueError, match="--no_answer_text .* more than --max_answer_length 4"):
+        task.attach(bert, PretrainedConfig(is_encoder_decoder=True, decoder_start_token_id=bert.cls_token_id))
+    task = GenerativeQuestionAnsweringTask(
+        GenerativeQuestionAnsweringArguments(version_2_with_negative=True, no_answer_text="n/a \u2603")
+    )
+    with pytest.raises(ValueError, match="comes back as 'n / a'"):
         task.attach(bert, PretrainedConfig(is_encoder_decoder=True, decoder_start_token_id=bert.cls_token_id))

@@ -9,8 +9,19 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from test_qa_task import WORDS, squad_json, write_jsonl
-from transformers import BertConfig, BertModel, BertTokenizerFast, pipeline
+from transformers import (
+    BartConfig,
+    BartForConditionalGeneration,
+    BertConfig,
+    BertModel,
+    BertTokenizerFast,
+    GPT2Config,
+    GPT2LMHeadModel,
+    pipeline,
+)
 
 from transfuse.tasks import get_task_class
 from transfuse.tasks.qa.generative_inputs import decoder_prompt
@@ -149,28 +160,36 @@ def tiny_bert(folder: Path, tokenizer: BertTokenizerFast) -> str:
     return str(folder)
 
 
-def bert_tokenizer(folder: Path) -> BertTokenizerFast:
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "what", "follows", "key", "lock", "?", "question", ":",
-             "context", "no", "idea", "red", "blue", "green", "cat", "dog", "sun", "moon", "tree", "sea", "sky",
-             "rock", "fish"]  # fmt: skip
-    folder.mkdir()
-    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
-    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+def bert_tokenizer() -> BertTokenizerFast:
+    """A word-level BERT tokenizer for the synthetic questions (every word known)."""
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "which", "word", "follows", "the", "marker", "?",
+             "question", ":", "context", "answer", "no", "idea", "key", *WORDS]  # fmt: skip
+    tokenizer = BertTokenizerFast(vocab={word: index for index, word in enumerate(words)})
+    assert tokenizer.unk_token_id not in tokenizer(word_after_key(4, 0)["context"][0])["input_ids"]
+    return tokenizer
 
 
 def test_an_encoder_decoder_warm_started_from_two_encoders_trains_saves_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSFUSE_CACHE", str(tmp_path / "transfuse-cache"))
-    bert = tiny_bert(tmp_path / "bert", bert_tokenizer(tmp_path / "vocab"))
+    bert = tiny_bert(tmp_path / "bert", bert_tokenizer())
     data = files(tmp_path, train=64)
     short = ["--max_steps", "3", "--per_device_train_batch_size", "16", "--save_strategy", "no", "--fp32",
              "--disable_tqdm", "true", "--report_to", "none", "--max_answer_length", "4",
              "--max_seq_length", "32"]  # fmt: skip
-    trained = run("train", [*train_flags(data, tmp_path, "run"), "--encoder_decoder_from", bert, *short])
+    trained = run(
+        "train",
+        [*train_flags(data, tmp_path, "run"), "--encoder_decoder_from", bert, "--no_answer_text", "No idea", *short],
+    )
     warm_starts = list((tmp_path / "transfuse-cache" / "warm-start").iterdir())
     assert len(warm_starts) == 1 and (warm_starts[0] / "model.safetensors").is_file()
+    start, pretrained = load_file(warm_starts[0] / "model.safetensors"), load_file(Path(bert) / "model.safetensors")
+    for half in ("encoder", "decoder.bert"):  # both halves start from the pretrained encoder
+        key = "embeddings.word_embeddings.weight"
+        assert torch.equal(start[f"{half}.{key}"], pretrained[key])
+    assert any("crossattention" in key for key in start)  # the new part
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model_type"] == "encoder-decoder" and config["decoder_start_token_id"] == 2  # [CLS]
-    assert config["generative_qa"]["no_answer_text"] == "unanswerable"
+    assert config["generative_qa"]["no_answer_text"] == "No idea"
 
     evaluated = run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), "--validation_file",
                                  data["validation"]])  # fmt: skip
@@ -181,3 +200,39 @@ def test_an_encoder_decoder_warm_started_from_two_encoders_trains_saves_and_relo
     got = [answer({"question": q, "context": c})["answer"] for q, c in zip(references["question"],
                                                                                references["context"])]  # fmt: skip
     assert got == [row["answer"] for row in rows]
+
+
+def hub_style(kind: str, folder: Path, tokenizer: BertTokenizerFast) -> str:
+    """A tiny Hub-style BART (seq2seq) or GPT-2 (causal) with a BERT tokenizer, saved like a downloaded model."""
+    ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": 2, "eos_token_id": 3}
+    if kind == "bart":
+        config = BartConfig(
+            vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64,
+            decoder_start_token_id=2, **ids,
+        )  # fmt: skip
+        model = BartForConditionalGeneration(config)
+    else:
+        config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=1, n_head=2, n_positions=64, **ids)
+        model = GPT2LMHeadModel(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize("kind", ["bart", "gpt2"])
+def test_any_hub_seq2seq_or_causal_lm_trains_and_reloads(tmp_path, kind):
+    base = hub_style(kind, tmp_path / kind, bert_tokenizer())
+    data = files(tmp_path, train=64)
+    short = ["--max_steps", "3", "--per_device_train_batch_size", "16", "--save_strategy", "no", "--fp32",
+             "--disable_tqdm", "true", "--report_to", "none", "--max_answer_length", "4",
+             "--max_seq_length", "48"]  # fmt: skip
+    flags = ["--model_name_or_path", base, "--no_answer_text", "no idea", *short]
+    trained = run("train", [*train_flags(data, tmp_path, "run"), *flags])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model_type"] == kind and config["generative_qa"]["max_answer_length"] == 4
+    evaluated = run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), "--validation_file",
+                                 data["validation"]])  # fmt: skip
+    assert evaluated["eval"]["f1"] == pytest.approx(trained["eval"]["f1"])
+    rows = predict(tmp_path / "run", data["test"], tmp_path, "out")
+    assert [row["id"] for row in rows] == word_after_key(16, 2, **SHAPE)["id"]

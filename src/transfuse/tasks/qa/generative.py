@@ -229,12 +229,20 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         config.update(self.config_updates())
 
     def _check_no_answer_text(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        """The no-answer text must fit in the answer length, or the model could never write it whole."""
+        """The model must be able to write the no-answer text whole: the tokenizer writes it back, and it fits in
+        the answer length."""
         start = getattr(self.model_config, "decoder_start_token_id", None) if self.is_encoder_decoder else None
         if self.is_encoder_decoder:
-            length = len(answer_labels(tokenizer, self.no_answer_text, 10**6, start))
+            ids = answer_labels(tokenizer, self.no_answer_text, 10**6, start)
         else:
-            length = len(decoder_features(tokenizer, [], self.no_answer_text, 10**6)[1])
+            ids = decoder_features(tokenizer, [], self.no_answer_text, 10**6)[1]
+        written = tokenizer.decode(ids, skip_special_tokens=True).strip()
+        if written.lower() != self.no_answer_text.strip().lower():
+            raise ValueError(
+                f"--no_answer_text {self.no_answer_text!r} comes back as {written!r} from this tokenizer, so a "
+                "generated no-answer could not be recognised; choose words the tokenizer knows (e.g. 'no answer')."
+            )
+        length = len(ids)
         if length > self.max_answer_length:
             raise ValueError(
                 f"--no_answer_text {self.no_answer_text!r} is {length} tokens (with the end token) for this "
