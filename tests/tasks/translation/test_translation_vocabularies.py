@@ -57,7 +57,8 @@ def test_a_run_with_two_vocabularies_reloads_and_decodes_with_the_target_tokeniz
     test_sources = write_split(tmp_path, "test", 5, seed=2)
     out = tmp_path / "run"
     trained = run("train", ["--train_file", str(tmp_path / "train"), "--validation_file", str(tmp_path / "valid"),
-                            "--output_dir", str(out), "--max_steps", "3", *FLAGS])  # fmt: skip
+                            "--output_dir", str(out), "--max_steps", "3", *FLAGS, "--save_strategy", "steps",
+                            "--save_steps", "3", "--attention_plot", "1"])  # fmt: skip
 
     # the run folder: the source tokenizer at the root, the target one in the subfolder the config names
     source, target = AutoTokenizer.from_pretrained(out), AutoTokenizer.from_pretrained(out / "target_tokenizer")
@@ -66,16 +67,19 @@ def test_a_run_with_two_vocabularies_reloads_and_decodes_with_the_target_tokeniz
     config = json.loads((out / "config.json").read_text())
     assert config["translation"]["target_tokenizer"] == "target_tokenizer"
     assert (config["vocab_size"], config["decoder_vocab_size"]) == (len(source), len(target))
+    assert AutoTokenizer.from_pretrained(out / "checkpoint-3" / "target_tokenizer").get_vocab() == target.get_vocab()
+    assert (out / "attention.png").read_bytes()[:4] == b"\x89PNG"
     weights = load_file(out / "model.safetensors")
     assert weights["model.encoder.embed_tokens.weight"].shape[0] == len(source)
     assert weights["model.decoder.embed_tokens.weight"].shape[0] == len(target)
 
-    # evaluate on the run folder gives the metrics training reported; predict == the pipeline
+    # evaluate on the run folder gives the metrics training reported; predict == the pipeline (--attention_plot 0:
+    # the run's own setting, restored from transfuse_task.json, would ask evaluate for an --output_dir)
     evaluated = run("evaluate", ["--model_name_or_path", str(out), "--validation_file", str(tmp_path / "valid"),
-                                 "--fp32"])  # fmt: skip
+                                 "--fp32", "--attention_plot", "0"])  # fmt: skip
     assert same_metrics(trained["eval"], evaluated["eval"]), (trained["eval"], evaluated["eval"])
-    rows = run("predict", ["--model_name_or_path", str(out), "--test_file", str(tmp_path / "test.src"),
-                           "--output_file", str(tmp_path / "out.jsonl"), "--fp32"])  # fmt: skip
+    rows = run("predict", ["--model_name_or_path", str(out), "--test_file", str(tmp_path / "test.src"), "--fp32",
+                           "--output_file", str(tmp_path / "out.jsonl"), "--attention_plot", "0"])  # fmt: skip
     translator = pipeline("translation", model=str(out))
     assert [answer["translation_text"] for answer in translator(test_sources)] == [r["translation"] for r in rows]
     assert translator._targets().name_or_path == str(out / "target_tokenizer")
