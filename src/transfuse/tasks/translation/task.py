@@ -288,7 +288,7 @@ class TranslationTask(Task):
     def preprocess(self, examples: Dataset, tokenizer: PreTrainedTokenizerBase, split: Split) -> Dataset:
         with_labels = self.has_references(examples)
         source_limit, target_limit = self.source_limit, self.target_limit
-        target_tokenizer = self._target_side(tokenizer)
+        target_side = self._target_side(tokenizer)
 
         def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
             source_ids = tokenizer([self.source_prefix + text for text in batch[self.source_lang]])["input_ids"]
@@ -299,7 +299,7 @@ class TranslationTask(Task):
             }
             features["attention_mask"] = [[1] * len(ids) for ids in features["input_ids"]]
             if with_labels:
-                target_ids = target_tokenizer(text_target=batch[self.target_lang])["input_ids"]
+                target_ids = target_side(text_target=batch[self.target_lang])["input_ids"]
                 features["labels"] = [_truncate(ids, target_limit) for ids in target_ids]
                 features["target_length"] = [len(ids) for ids in target_ids]
             return features
@@ -398,8 +398,8 @@ class TranslationTask(Task):
         from .attention import cross_attention, plot_cross_attention
 
         sources = [self.source_prefix + text for text in examples[self.source_lang][: self.args.attention_plot]]
-        target_tokenizer = self._target_side(self.tokenizer)
-        alignments = cross_attention(self.model, self.tokenizer, sources, self.source_limit, target_tokenizer)
+        target_side = self._target_side(self.tokenizer)
+        alignments = cross_attention(self.model, self.tokenizer, sources, self.source_limit, target_side)
         plot_cross_attention(alignments, plot_file)
         logger.info("Cross-attention of %d sentence(s) drawn in %s", len(alignments), plot_file)
 
