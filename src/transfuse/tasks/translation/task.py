@@ -112,8 +112,14 @@ class TranslationTask(Task):
             model.architecture = ARCHITECTURE  # the shared default (encoder) cannot translate
         if command == "train":
             cls._check_vocabularies(options, model)
+        if options.average_checkpoints and command != "train":
+            # a run folder's saved options hold the training run's value, replayed as evaluate/predict defaults
+            logger.info(
+                "--average_checkpoints %d ignored: the saved model is already averaged.", options.average_checkpoints
+            )
+            options.average_checkpoints = 0
         if options.average_checkpoints:
-            cls._check_averaging(options.average_checkpoints, args.training, command)
+            cls._check_averaging(options.average_checkpoints, args.training)
         options.plot_file = cls._plot_file(options, args, command)
 
     @staticmethod
@@ -142,9 +148,7 @@ class TranslationTask(Task):
         options.target_tokenizer_kind = model.tokenizer_kind
 
     @staticmethod
-    def _check_averaging(count: int, training: Any, command: str) -> None:
-        if command != "train":
-            raise ValueError("--average_checkpoints is a training option; the saved model is already averaged.")
+    def _check_averaging(count: int, training: Any) -> None:
         strategy = str(getattr(training.save_strategy, "value", training.save_strategy))
         if strategy == "no":
             raise ValueError(
