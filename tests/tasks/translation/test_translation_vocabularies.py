@@ -73,13 +73,13 @@ def test_a_run_with_two_vocabularies_reloads_and_decodes_with_the_target_tokeniz
     assert weights["model.encoder.embed_tokens.weight"].shape[0] == len(source)
     assert weights["model.decoder.embed_tokens.weight"].shape[0] == len(target)
 
-    # evaluate on the run folder gives the metrics training reported; predict == the pipeline (--attention_plot 0:
-    # the run's own setting, restored from transfuse_task.json, would ask evaluate for an --output_dir)
+    # evaluate on the run folder gives the metrics training reported (the training-time --attention_plot is not
+    # replayed: evaluate needs no --output_dir); predict == the pipeline
     evaluated = run("evaluate", ["--model_name_or_path", str(out), "--validation_file", str(tmp_path / "valid"),
-                                 "--fp32", "--attention_plot", "0"])  # fmt: skip
+                                 "--fp32"])  # fmt: skip
     assert same_metrics(trained["eval"], evaluated["eval"]), (trained["eval"], evaluated["eval"])
     rows = run("predict", ["--model_name_or_path", str(out), "--test_file", str(tmp_path / "test.src"), "--fp32",
-                           "--output_file", str(tmp_path / "out.jsonl"), "--attention_plot", "0"])  # fmt: skip
+                           "--output_file", str(tmp_path / "out.jsonl")])  # fmt: skip
     translator = pipeline("translation", model=str(out))
     assert [answer["translation_text"] for answer in translator(test_sources)] == [r["translation"] for r in rows]
     assert translator._targets().name_or_path == str(out / "target_tokenizer")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 OUTPUT_FORMATS = ("jsonl", "text")
 
@@ -19,6 +20,9 @@ OUTPUT_FORMATS = ("jsonl", "text")
 @dataclass
 class TranslationArguments:
     """Which languages, how long, how to decode, and what to write besides the model."""
+
+    # what only the training run does: not saved in the run's transfuse_task.json for its later evaluate/predict
+    training_only: ClassVar[tuple[str, ...]] = ("average_checkpoints", "attention_plot")
 
     source_lang: str | None = field(
         default=None,
