@@ -276,7 +276,7 @@ def training_tokens(run_dir: str, marking: str, max_train_samples: int | None) -
             "--model_name_or_path",
             run_dir,
             "--train_file",
-            yaml.safe_load((CONFIGS / "ewt_minilm_full.yaml").read_text())["train_file"],
+            str(REPO / yaml.safe_load((CONFIGS / "ewt_minilm_full.yaml").read_text())["train_file"]),
             "--predicate_marking",
             marking,
             "--max_seq_length",
