@@ -56,6 +56,7 @@ MEMORY_RUNS = (
     ("memory_minilm_lora", "lora", {"check_adapter": False}),
     ("memory_minilm_lora_checked", "lora", {}),
     ("memory_minilm_lora_nodropout", "lora", {"check_adapter": False, "lora_dropout": 0.0}),
+    ("memory_minilm_lora_checkpointing", "lora", {"check_adapter": False, "gradient_checkpointing": True}),
 )
 MARKINGS_MINILM = ("pair", "markers")
 MARKINGS_SMALL = ("pair", "markers", "indicator")
@@ -482,6 +483,7 @@ def print_report(results: dict[str, Any]) -> None:
             "process_peak_ratio_with_adapter_check",
             "main_run_peak_ratio",
             "training_memory_ratio_without_lora_dropout",
+            "training_memory_ratio_with_gradient_checkpointing",
         ):
             if key in memory:
                 print(f"   LoRA / full {key.replace('_', ' ')}: {memory[key]:.2f}")
@@ -623,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         ("process_peak_ratio_with_adapter_check", "lora_checked", "process_peak_rss_mib"),
         ("main_run_peak_ratio", "lora_checked", "main_run_peak_rss_mib"),
         ("training_memory_ratio_without_lora_dropout", "lora_nodropout", "training_memory_mib"),
+        ("training_memory_ratio_with_gradient_checkpointing", "lora_checkpointing", "training_memory_mib"),
     )
     for key, lora_key, field_name in ratios:
         full, lora = memory.get("full", {}).get(field_name), memory.get(lora_key, {}).get(field_name)
