@@ -87,7 +87,7 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     # LoRA's training memory is measured without the adapter start check (`--check_adapter`), which runs fp32
     # steps on the first (with group_by_length: the longest) batch before training begins; a third run keeps the
     # check on and shows what it adds to the process's peak; a fourth drops LoRA's dropout (peft then keeps no
-    # dropped copy of each adapted layer's input)
+    # dropped copy of each adapted layer's input); a fifth recomputes activations (gradient checkpointing)
     for name, kind, extra in MEMORY_RUNS:
         overrides = {"model_name_or_path": minilm, "max_steps": options.memory_steps, "max_eval_samples": 16, **extra}
         runs.append(Run(name, f"ewt_minilm_{kind}.yaml", overrides, part="memory", probe=True))
