@@ -11,9 +11,10 @@ one by one, on separate cores or on separate days. Then, per run:
   CPU multiplies bf16 natively, `training/precision.py`): questions/s of the whole command (start-up and model
   loading included) and the share of questions whose bf16 answer equals the fp32 one;
 * training memory, full fine-tuning against LoRA: `--memory_steps` steps of each MiniLM config at its batch and
-  window length, each in a fresh process watched by `rss_watch.py`: the RSS the training loop adds (peak during
-  training minus the RSS at its start: activations, gradients, optimizer state) and the peak RSS of the process,
-  with glibc's default malloc settings (`TRANSFUSE_MALLOC=0`: transfuse's keep freed memory resident).
+  window length, each in a fresh process under `rss_probe.py` (the RSS the training loop adds after a 2-row
+  warm-up backward: activations, gradients, optimizer state, as `bench_adapters.py` and `bench_srl.py` measure
+  it) and `rss_watch.py` (the peak RSS of the whole process), with glibc's default malloc settings
+  (`TRANSFUSE_MALLOC=0`: transfuse's keep freed memory resident, where the training loop would reuse it unseen).
 
     python benchmarks/bench_qa.py --quick                                  # smoke: tiny budgets, a few minutes
     python benchmarks/bench_qa.py --runs qa_minilm_full --threads 1 --json qa_full.json
@@ -46,6 +47,7 @@ from common import format_table  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs" / "qa"
 RSS_WATCH = Path(__file__).resolve().parent / "rss_watch.py"
+RSS_PROBE = Path(__file__).resolve().parent / "rss_probe.py"  # bench_srl's in-process probe
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 GENERATIVE_GLOB = "squadshifts_generative_*.yaml"
 # smoke mode: a few steps on a few rows, short windows (the figures say only that the pipeline runs)
@@ -301,7 +303,11 @@ def memory_check(runs: dict[str, Run], work: Path, options: argparse.Namespace, 
         if config.get("adapter", "none") != "none":
             # the start check trains on a batch before the loop begins: its memory would count as the baseline
             extra["check_adapter"] = "false"
-        argv = transfuse_argv(
+        probe_file = work / "memory" / f"{name}.probe.json"
+        argv = [
+            sys.executable,
+            str(RSS_PROBE),
+            str(probe_file),
             "train",
             run.task,
             str(run.config),
@@ -311,20 +317,21 @@ def memory_check(runs: dict[str, Run], work: Path, options: argparse.Namespace, 
             "--overwrite_output_dir",
             "--disable_tqdm",
             "true",
-        )
+        ]
         log = work / "memory" / f"{name}.log"
         # glibc's own malloc settings: transfuse's (trim threshold 2 GiB) keep freed memory resident, so the RSS
         # at the start of training would hold what loading freed, and the training loop would reuse it unseen
         done = run_measured(argv, log, 3600, {**env, "TRANSFUSE_MALLOC": "0"})
-        if done["code"] != 0:
+        if done["code"] != 0 or not probe_file.is_file():
             result[name] = {"status": f"failed ({done['code']})", "log": log_tail(log)}
             continue
         train_metrics = json.loads((work / "memory" / name / "metrics.json").read_text())["train"]
+        probe = json.loads(probe_file.read_text())
         result[name] = {
             "status": "ok",
             "peak_rss_mib": done["peak_rss_mib"],
-            "train_start_rss_mib": done.get("train_start_rss_mib"),
-            "training_memory_mib": done.get("training_memory_mib"),
+            "train_start_rss_mib": probe["rss_at_train_begin_mib"],
+            "training_memory_mib": probe["training_memory_mib"],
             "seconds_per_step": train_metrics["train_runtime"] / options.memory_steps,
             "max_seq_length": extra.get("max_seq_length", config.get("max_seq_length")),
             "batch": config.get("per_device_train_batch_size"),
