@@ -208,7 +208,8 @@ def train(run: Run, extra: dict, work: Path, options: argparse.Namespace, env: d
         done = run_measured(argv, log, 60 * options.max_train_minutes + 1800, env)
         if done["code"] != 0 or not metrics_file.is_file():
             return {"status": f"failed ({done['code']})", "log": log_tail(log), **done}
-        result = {"status": "trained", "wall_seconds": done["wall_seconds"], "cpu_seconds": done["cpu_seconds"]}
+        keep = ("wall_seconds", "cpu_seconds", "peak_rss_mib", "train_start_rss_mib", "train_peak_rss_mib")
+        result = {"status": "trained", **{key: done.get(key) for key in keep}}
     return {**result, **read_run(out, log)}
 
 
