@@ -101,3 +101,18 @@ def test_adalora_step_budget_mismatch_stops_before_training(tmp_path):
     )
     with pytest.raises(ValueError, match="--adalora_total_step 4"):
         Trainer(model=model, args=training, train_dataset=_dataset(), callbacks=adapter_callbacks(args)).train()
+
+
+def test_the_start_check_probes_two_rows_of_the_first_batch(tmp_path, monkeypatch):
+    model, info, args = _lora_model(tmp_path)
+    model = apply_adapter(model, args, new_module_names(info, model))
+    seen = []
+    monkeypatch.setattr(
+        "transfuse.adapters.callbacks.check_adapter",
+        lambda model, batch, max_steps: seen.append(batch) or check_adapter(model, batch, max_steps=max_steps),
+    )
+    batch = sample_inputs("seq-cls", model)
+    first = {key: value.repeat(4, *[1] * (value.dim() - 1)) for key, value in batch.items()}  # 4x the rows
+    state = type("State", (), {"global_step": 0})()
+    AdapterCheckCallback().on_train_begin(None, state, None, model=model, train_dataloader=[first])
+    assert [tuple(value.shape[:1]) for value in seen[0].values()] == [(2,)] * len(first)

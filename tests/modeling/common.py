@@ -125,8 +125,10 @@ class TransfuseModelTester:
     def prepare_inputs(
         self, model_class: type, with_labels: bool = False, vocab_size: int | None = None
     ) -> dict[str, torch.Tensor]:
-        """A padded batch for `model_class` on this architecture; `with_labels` adds the head's targets."""
+        """A padded batch for `model_class` on this architecture; `with_labels` adds the head's targets. Decoder
+        tokens come from the decoder's own vocabulary when the config has one (`decoder_vocab_size`)."""
         B, T, Td = self.batch_size, self.seq_length, self.decoder_seq_length
+        decoder_vocab_size = self.get_config().decoder_vocab_size or vocab_size
         generator = torch.Generator().manual_seed(0)
         mask = self.padding_mask(B, T, {1: self.padding}, self.padding_side)
         inputs = {
@@ -136,7 +138,7 @@ class TransfuseModelTester:
         seq2seq_classes = (TransfuseModel, LM_HEADS["encoder-decoder"])
         seq2seq = self.architecture == "encoder-decoder" and model_class in seq2seq_classes
         if seq2seq:
-            inputs["decoder_input_ids"] = self.ids(Td, generator=generator, vocab_size=vocab_size)
+            inputs["decoder_input_ids"] = self.ids(Td, generator=generator, vocab_size=decoder_vocab_size)
         if not with_labels:
             return inputs
         if model_class is TransfuseForMaskedLM:
@@ -146,7 +148,7 @@ class TransfuseModelTester:
         elif model_class is TransfuseForCausalLM:
             inputs["labels"] = inputs["input_ids"].masked_fill(mask == 0, -100)  # (B, T), shifted inside the loss
         elif model_class is TransfuseForConditionalGeneration:
-            inputs["labels"] = self.ids(Td, generator=generator, vocab_size=vocab_size)  # (B, Td)
+            inputs["labels"] = self.ids(Td, generator=generator, vocab_size=decoder_vocab_size)  # (B, Td)
         elif model_class is TransfuseForSequenceClassification:
             inputs["labels"] = torch.arange(B) % self.num_labels  # (B,)
         elif model_class is TransfuseForQuestionAnswering:
@@ -164,7 +166,7 @@ class TransfuseModelTester:
             TransfuseModel: {"last_hidden_state": (B, T, C)},
             TransfuseForMaskedLM: {"logits": (B, T, V)},
             TransfuseForCausalLM: {"logits": (B, T, V)},
-            TransfuseForConditionalGeneration: {"logits": (B, T, V)},
+            TransfuseForConditionalGeneration: {"logits": (B, T, cfg.decoder_vocab_size or V)},
             TransfuseForSequenceClassification: {"logits": (B, self.num_labels)},
             TransfuseForQuestionAnswering: {"start_logits": (B, T), "end_logits": (B, T)},
             TransfuseForTokenClassification: {"logits": (B, T, self.num_labels)},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from transformers import AutoConfig, AutoModelForMaskedLM
 
@@ -27,6 +29,15 @@ INVALID = {
     "decoder_start_outside_vocab": ({"decoder_start_token_id": 999}, "decoder_start_token_id=999"),
     "empty_vocabulary": ({"vocab_size": 0}, "vocab_size=0 must be a positive integer"),
     "no_layers": ({"num_hidden_layers": 0}, "num_hidden_layers=0"),
+    "decoder_vocabulary_of_an_encoder": ({"decoder_vocab_size": 64}, "decoder_vocab_size=64 .*architecture='encoder'"),
+    "empty_decoder_vocabulary": (
+        {"architecture": "encoder-decoder", "decoder_vocab_size": 0},
+        "decoder_vocab_size=0 must be a positive integer",
+    ),
+    "eos_id_outside_the_decoder_vocabulary": (
+        {"architecture": "encoder-decoder", "decoder_vocab_size": 3},
+        r"eos_token_id=3 is outside the vocabulary \[0, 3\) of decoder_vocab_size",
+    ),
     "odd_rotary_head_size": (
         {"hidden_size": 6, "num_attention_heads": 2, "position_embedding_type": "rotary"},
         "even head size",
@@ -93,6 +104,24 @@ def test_decoder_text_config_has_the_decoder_depth():
     config = get_preset("tiny", "encoder-decoder", num_hidden_layers=2, num_decoder_layers=3)
     assert config.get_text_config(decoder=True).num_hidden_layers == 3
     assert config.num_hidden_layers == 2, "the view must not change the encoder depth"
+
+
+@pytest.mark.parametrize("decoder_vocab_size", [None, 48], ids=["shared", "separate"])
+def test_decoder_vocabulary(decoder_vocab_size, tmp_path):
+    """`decoder_vocab_size`: None (the default, and what a config.json written before the field reads as) = the
+    encoder's vocabulary; set, the decoder's own, seen as `vocab_size` by the decoder view `generate` reads."""
+    config = get_preset("tiny", "encoder-decoder", decoder_vocab_size=decoder_vocab_size)
+    assert config.output_vocab_size == (decoder_vocab_size or 128)
+    assert config.get_text_config(decoder=True).vocab_size == config.output_vocab_size
+    assert config.vocab_size == 128 and config.decoder_vocab_size == decoder_vocab_size, "the view changes nothing"
+    config.save_pretrained(tmp_path)
+    assert AutoConfig.from_pretrained(tmp_path).decoder_vocab_size == decoder_vocab_size
+    saved = json.loads((tmp_path / "config.json").read_text())
+    if decoder_vocab_size is None:  # an older checkpoint, without the field
+        (tmp_path / "config.json").write_text(
+            json.dumps({k: v for k, v in saved.items() if k != "decoder_vocab_size"})
+        )
+        assert AutoConfig.from_pretrained(tmp_path).output_vocab_size == 128
 
 
 @pytest.mark.parametrize(

@@ -27,13 +27,21 @@ from transfuse.modeling import (
 
 from .common import TransfuseModelTester, build, main_outputs
 
-# name: (architecture, head, Auto class the child loads it with)
+# name: (architecture, head, Auto class the child loads it with, config overrides)
 CASES = {
-    "causal_lm": ("decoder", TransfuseForCausalLM, "AutoModelForCausalLM"),
-    "seq2seq": ("encoder-decoder", TransfuseForConditionalGeneration, "AutoModelForSeq2SeqLM"),
-    "masked_lm": ("encoder", TransfuseForMaskedLM, "AutoModelForMaskedLM"),
-    "classifier": ("encoder", TransfuseForSequenceClassification, "AutoModelForSequenceClassification"),
+    "causal_lm": ("decoder", TransfuseForCausalLM, "AutoModelForCausalLM", {}),
+    "seq2seq": ("encoder-decoder", TransfuseForConditionalGeneration, "AutoModelForSeq2SeqLM", {}),
+    # one vocabulary per side (translation with a tokenizer per language)
+    "seq2seq_two_vocabularies": (
+        "encoder-decoder",
+        TransfuseForConditionalGeneration,
+        "AutoModelForSeq2SeqLM",
+        {"decoder_vocab_size": 48},
+    ),
+    "masked_lm": ("encoder", TransfuseForMaskedLM, "AutoModelForMaskedLM", {}),
+    "classifier": ("encoder", TransfuseForSequenceClassification, "AutoModelForSequenceClassification", {}),
 }
+GENERATING = ("causal_lm", "seq2seq_two_vocabularies")  # cases whose `generate` output is compared too
 NEW_TOKENS = 4
 
 CHILD_SCRIPT = textwrap.dedent("""
@@ -70,8 +78,8 @@ CHILD_SCRIPT = textwrap.dedent("""
 
 def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
     expected, child_cases = {}, {}
-    for name, (architecture, model_class, auto_name) in CASES.items():
-        tester = TransfuseModelTester(architecture)
+    for name, (architecture, model_class, auto_name, overrides) in CASES.items():
+        tester = TransfuseModelTester(architecture, overrides)
         model = build(model_class, tester.get_config())
         inputs = tester.prepare_inputs(model_class)
         folder = tmp_path / name
@@ -83,7 +91,7 @@ def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
         save_file(inputs, tmp_path / f"{name}.inputs.safetensors")
         with torch.no_grad():
             outputs = main_outputs(model(**inputs))
-            if name == "causal_lm":
+            if name in GENERATING:
                 outputs["generated"] = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False)
         expected |= {f"{name}.{output_name}": tensor for output_name, tensor in outputs.items()}
         new_tokens = NEW_TOKENS if "generated" in outputs else 0

@@ -185,8 +185,11 @@ def test_max_train_minutes_stops_early_and_saves_the_model(tmp_path, data, monke
     clock = iter(range(0, 10_000, 30))  # every look at the clock is 30 s later: the 1-minute budget ends at step 2
     monkeypatch.setattr(StopAfterMinutes, "clock", staticmethod(lambda: next(clock)))
     out = tmp_path / "run"
-    results = train(*data, *FLAGS, "--max_steps", "50", "--max_train_minutes", "1", "--output_dir", str(out))
+    results = train(
+        *data, *FLAGS, "--max_steps", "50", "--save_steps", "10", "--max_train_minutes", "1", "--output_dir", str(out)
+    )
     assert results["train"]["stopped_by_max_train_minutes_at_step"] == 2
     assert (out / "model.safetensors").exists() and (out / METRICS_FILE).exists()
+    assert (out / "checkpoint-2").is_dir()  # the stop step is checkpointed (averaging and resume see it)
     with pytest.raises(ValueError, match=r"--max_train_minutes -1.0 must be a positive number"):
         parse_arguments(ClassificationTask, [*data, *FLAGS, "--max_train_minutes", "-1"])

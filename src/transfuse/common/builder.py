@@ -41,6 +41,11 @@ def preset_positions(model_args: ModelArguments, needed: int) -> int:
     return max(PRESETS[preset_name(model_args)]["max_position_embeddings"], needed)
 
 
+def trained_vocab_size(model_args: ModelArguments) -> int:
+    """Vocabulary size of a tokenizer trained for `--preset`: `--vocab_size`, else the preset's (at least 512)."""
+    return model_args.vocab_size or max(PRESETS[preset_name(model_args)]["vocab_size"], MIN_TRAINED_VOCAB)
+
+
 def load_or_train_tokenizer(
     model_args: ModelArguments, texts: Iterable[str], model_max_length: int
 ) -> PreTrainedTokenizerBase:
@@ -50,7 +55,7 @@ def load_or_train_tokenizer(
         return AutoTokenizer.from_pretrained(
             source, revision=model_args.model_revision, trust_remote_code=model_args.trust_remote_code
         )
-    vocab_size = model_args.vocab_size or max(PRESETS[preset_name(model_args)]["vocab_size"], MIN_TRAINED_VOCAB)
+    vocab_size = trained_vocab_size(model_args)
     logger.info("training a %s tokenizer (vocabulary %d) on the training text", model_args.tokenizer_kind, vocab_size)
     return train_tokenizer(
         texts, kind=model_args.tokenizer_kind, vocab_size=vocab_size, model_max_length=model_max_length
@@ -145,4 +150,5 @@ __all__ = [
     "preset_positions",
     "scratch_config",
     "tokenizer_fields",
+    "trained_vocab_size",
 ]

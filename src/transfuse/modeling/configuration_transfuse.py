@@ -22,7 +22,12 @@ class TransfuseConfig(PreTrainedConfig):
     Args:
         architecture (`str`): `"encoder"` (bidirectional, BERT-like), `"decoder"` (causal, GPT-like) or
             `"encoder-decoder"` (seq2seq, original Transformer / BART-like).
-        vocab_size (`int`): size of the token vocabulary.
+        vocab_size (`int`): size of the token vocabulary (of the encoder's, when `decoder_vocab_size` is set).
+        decoder_vocab_size (`int`, *optional*): encoder-decoder only: size of a vocabulary of the decoder's own
+            (a translation model with one tokenizer per language). Set, the decoder reads its own embedding table of
+            this size, tied to the output projection (as `MarianConfig` with
+            `share_encoder_decoder_embeddings=False`); `None` (the default), the decoder reads the encoder's table
+            and writes `vocab_size` logits (one shared vocabulary).
         hidden_size (`int`): model width d; token embeddings are scaled by sqrt(d) when `scale_embedding`.
         num_attention_heads (`int`): heads per attention block; must divide `hidden_size`.
         num_hidden_layers (`int`): layers of the encoder (or of the decoder, for a decoder-only model).
@@ -70,6 +75,7 @@ class TransfuseConfig(PreTrainedConfig):
 
     architecture: str = "encoder"
     vocab_size: int = 8000
+    decoder_vocab_size: int | None = None
     hidden_size: int = 256
     num_attention_heads: int = 4
     num_hidden_layers: int = 4
@@ -129,6 +135,7 @@ class TransfuseConfig(PreTrainedConfig):
             choose("classifier_pooling", CLASSIFIER_POOLINGS)
         for field in (
             "vocab_size",
+            "decoder_vocab_size",
             "hidden_size",
             "num_attention_heads",
             "num_hidden_layers",
@@ -156,24 +163,41 @@ class TransfuseConfig(PreTrainedConfig):
             value = getattr(self, field)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"TransfuseConfig.{field}={value!r} must be in [0, 1) (--{field}).")
+        if self.decoder_vocab_size is not None and self.architecture != "encoder-decoder":
+            raise ValueError(
+                f"TransfuseConfig.decoder_vocab_size={self.decoder_vocab_size} gives the decoder of an "
+                f"encoder-decoder a vocabulary of its own, but architecture={self.architecture!r} has one "
+                "vocabulary (vocab_size): drop decoder_vocab_size."
+            )
+        # the special ids are shared by both sides: a separate decoder vocabulary must hold them too
+        vocabularies = {"vocab_size": self.vocab_size, "decoder_vocab_size": self.decoder_vocab_size}
         for field in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
             value = getattr(self, field)
-            if isinstance(value, int) and not 0 <= value < self.vocab_size:
-                raise ValueError(
-                    f"TransfuseConfig.{field}={value} is outside the vocabulary [0, {self.vocab_size}); "
-                    "set vocab_size to the tokenizer's length or fix the token id."
-                )
+            for name, size in vocabularies.items():
+                if isinstance(value, int) and size is not None and not 0 <= value < size:
+                    raise ValueError(
+                        f"TransfuseConfig.{field}={value} is outside the vocabulary [0, {size}) of {name}; "
+                        f"set {name} to the tokenizer's length or fix the token id."
+                    )
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def output_vocab_size(self) -> int:
+        """Size of the vocabulary the model writes (and its decoder reads): `decoder_vocab_size` when set."""
+        return self.decoder_vocab_size if self.decoder_vocab_size is not None else self.vocab_size
+
     def get_text_config(self, decoder=None, encoder=None) -> PreTrainedConfig:
         """The base class returns a decoder view of a seq2seq config; give it the decoder's depth so caches
-        built from it (`DynamicCache(config=...)` in `generate`) have one slot per decoder layer."""
+        built from it (`DynamicCache(config=...)` in `generate`) have one slot per decoder layer, and the
+        decoder's vocabulary."""
         text_config = super().get_text_config(decoder=decoder, encoder=encoder)
         if decoder and not encoder and self.is_encoder_decoder and text_config is not self:
             text_config.num_hidden_layers = self.num_decoder_layers
+            # the base class renames `decoder_vocab_size` to `vocab_size` in that view, None included
+            text_config.vocab_size = self.output_vocab_size
         return text_config
 
 

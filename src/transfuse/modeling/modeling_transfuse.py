@@ -282,8 +282,9 @@ class TransfuseStack(nn.Module):
 
     An encoder stack attends bidirectionally; a decoder stack causally, and cross-attends to
     `encoder_hidden_states` when built with `has_cross_attention`. Post-norm stacks normalise the embeddings
-    (as BERT/BART do); pre-norm stacks normalise the output (as GPT-2 does). A stack owns the token embedding
-    unless it is the decoder of an encoder-decoder, which receives embeddings from the shared (encoder) table.
+    (as BERT/BART do); pre-norm stacks normalise the output (as GPT-2 does). A stack owns a token embedding of
+    `vocab_size` rows; `vocab_size=None` builds none: the decoder of an encoder-decoder with one shared vocabulary
+    receives embeddings from the encoder's table (with `decoder_vocab_size`, it owns a table of that size).
     """
 
     def __init__(
@@ -292,7 +293,7 @@ class TransfuseStack(nn.Module):
         is_decoder: bool,
         has_cross_attention: bool,
         num_layers: int,
-        embed_tokens: bool = True,
+        vocab_size: int | None,
     ):
         super().__init__()
         self.config = config
@@ -300,12 +301,12 @@ class TransfuseStack(nn.Module):
         C = config.hidden_size
         self.embed_scale = math.sqrt(C) if config.scale_embedding else 1.0
         self.embed_tokens = None
-        if embed_tokens:
-            self.embed_tokens = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
+        if vocab_size is not None:
+            self.embed_tokens = nn.Embedding(vocab_size, C, padding_idx=config.pad_token_id)
         if config.position_embedding_type == "learned":
             self.embed_positions = nn.Embedding(config.max_position_embeddings, C)
-        self.embed_token_types = None  # BERT's segment embedding, when the config asks for one
-        if embed_tokens and config.type_vocab_size:
+        self.embed_token_types = None  # BERT's segment embedding, when the config asks for one (never cross-attending)
+        if not has_cross_attention and config.type_vocab_size:
             self.embed_token_types = nn.Embedding(config.type_vocab_size, C)
         self.embed_layer_norm = None if config.pre_norm else nn.LayerNorm(C, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -461,21 +462,18 @@ class TransfuseModel(TransfusePreTrainedModel):
     def __init__(self, config: TransfuseConfig, with_decoder: bool = True):
         super().__init__(config)
         arch = config.architecture
+        one_stack = dict(has_cross_attention=False, num_layers=config.num_hidden_layers, vocab_size=config.vocab_size)
         if arch in ("encoder", "encoder-decoder"):
-            self.encoder = TransfuseStack(
-                config, is_decoder=False, has_cross_attention=False, num_layers=config.num_hidden_layers
-            )
+            self.encoder = TransfuseStack(config, is_decoder=False, **one_stack)
         if arch == "decoder":
-            self.decoder = TransfuseStack(
-                config, is_decoder=True, has_cross_attention=False, num_layers=config.num_hidden_layers
-            )
+            self.decoder = TransfuseStack(config, is_decoder=True, **one_stack)
         if arch == "encoder-decoder" and with_decoder:
             self.decoder = TransfuseStack(
                 config,
                 is_decoder=True,
                 has_cross_attention=True,
                 num_layers=config.num_decoder_layers,
-                embed_tokens=False,
+                vocab_size=config.decoder_vocab_size,  # None: one shared vocabulary, the encoder's table
             )
         self.post_init()
 
@@ -491,6 +489,19 @@ class TransfuseModel(TransfusePreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self._first_stack().embed_tokens = value
+
+    def get_decoder_input_embeddings(self) -> nn.Embedding:
+        """The table the decoder reads: its own (`decoder_vocab_size`, separate vocabularies), else the shared one.
+        (Marian's method of this name raises for a shared table; this one returns it.)"""
+        return self.decoder.embed_tokens if self.decoder.embed_tokens is not None else self.get_input_embeddings()
+
+    def set_decoder_input_embeddings(self, value: nn.Embedding) -> None:
+        if self.decoder.embed_tokens is None:
+            raise ValueError(
+                "The decoder reads the shared (encoder) embedding table; set it with set_input_embeddings, or build "
+                "the model with decoder_vocab_size for a decoder vocabulary of its own."
+            )
+        self.decoder.embed_tokens = value
 
     def get_encoder(self, modality: str | None = None):
         return self.encoder if hasattr(self, "encoder") else self
@@ -542,7 +553,7 @@ class TransfuseModel(TransfusePreTrainedModel):
         if decoder_inputs_embeds is None:
             if decoder_input_ids is None:
                 raise ValueError("An encoder-decoder needs `decoder_input_ids` (or `labels` on the LM head).")
-            decoder_inputs_embeds = self.encoder.embed_tokens(decoder_input_ids)  # (B, T, C), shared vocabulary
+            decoder_inputs_embeds = self.get_decoder_input_embeddings()(decoder_input_ids)  # (B, T, C)
         decoder_outputs = self.decoder(
             inputs_embeds=decoder_inputs_embeds,
             attention_mask=decoder_attention_mask,
@@ -659,9 +670,9 @@ class TransfuseForMaskedLM(TransfusePreTrainedModel):
 
 
 class _GeneratingHead(TransfusePreTrainedModel, GenerationMixin):
-    """Shared plumbing of the two generating heads: the backbone and a bias-free vocabulary projection, tied to
-    the token embeddings (`_tied_weights_keys`), for the architecture each accepts (`_accepts`: the allowed
-    architectures and what to use instead)."""
+    """Shared plumbing of the two generating heads: the backbone and a bias-free projection onto the vocabulary the
+    decoder writes, tied to the table the decoder reads (`_tied_weights_keys`), for the architecture each accepts
+    (`_accepts`: the allowed architectures and what to use instead)."""
 
     _accepts: tuple[tuple[str, ...], str]
 
@@ -669,7 +680,9 @@ class _GeneratingHead(TransfusePreTrainedModel, GenerationMixin):
         _require_architecture(config, type(self).__name__, *self._accepts)
         super().__init__(config)
         self.model = TransfuseModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.hidden_size, config.output_vocab_size, bias=False)
+        if config.decoder_vocab_size is not None:  # separate vocabularies: the decoder's own table (as Marian's)
+            self._tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
         self.post_init()
 
     def get_output_embeddings(self):
@@ -738,6 +751,38 @@ class TransfuseForConditionalGeneration(_GeneratingHead):
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
+    # With separate vocabularies (`decoder_vocab_size`), as in Marian: `resize_token_embeddings` resizes the source
+    # (encoder) vocabulary alone, `resize_decoder_token_embeddings` the target one (decoder table + output layer).
+
+    def _resize_token_embeddings(self, new_num_tokens, pad_to_multiple_of=None, mean_resizing=True):
+        if self.config.decoder_vocab_size is None:  # one shared table: resized with the output layer tied to it
+            return super()._resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        old = self.get_input_embeddings()
+        new = self._get_resized_embeddings(old, new_num_tokens, pad_to_multiple_of, mean_resizing)
+        new.requires_grad_(old.weight.requires_grad)
+        self.set_input_embeddings(new)
+        return self.get_input_embeddings()
+
+    def resize_decoder_token_embeddings(
+        self, new_num_tokens: int, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+    ) -> nn.Embedding:
+        """Resize the target vocabulary of a model with separate vocabularies: the decoder's table and the output
+        layer (tied to it, or resized alongside), and `config.decoder_vocab_size`."""
+        if self.config.decoder_vocab_size is None:
+            raise ValueError(
+                "This model has one vocabulary shared by encoder and decoder (decoder_vocab_size=None); resize it "
+                "with resize_token_embeddings."
+            )
+        old = self.model.get_decoder_input_embeddings()
+        new = self._get_resized_embeddings(old, new_num_tokens, pad_to_multiple_of, mean_resizing)
+        new.requires_grad_(old.weight.requires_grad)
+        self.model.set_decoder_input_embeddings(new)
+        size = new.weight.shape[0]
+        self.set_output_embeddings(self._get_resized_lm_head(self.lm_head, size, mean_resizing=mean_resizing))
+        self.config.decoder_vocab_size = size
+        self.tie_weights()
+        return new
+
     def forward(
         self,
         input_ids=None,
@@ -770,7 +815,7 @@ class TransfuseForConditionalGeneration(_GeneratingHead):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V)
+        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V), V = the decoder's vocabulary
         # labels are aligned with the decoder outputs (already shifted), so no further shift: the masked-LM loss
         loss = (
             None
@@ -778,7 +823,7 @@ class TransfuseForConditionalGeneration(_GeneratingHead):
             else ForMaskedLMLoss(
                 logits,
                 labels.contiguous(),
-                self.config.vocab_size,
+                self.config.output_vocab_size,
                 num_items_in_batch=kwargs.get("num_items_in_batch"),
             )
         )

@@ -9,8 +9,9 @@ is written, so the last checkpoint on disk is the last good one.
 
 `StopAfterMinutes`: `--max_train_minutes`, a wall-clock budget for the training loop (evaluation inside it
 included, model loading and preprocessing not). When it is spent the Trainer stops after the current step and
-the run ends as if it had reached `--max_steps`: the final model is saved, evaluated and written to the card, and
-task callbacks (checkpoint averaging) run. A resumed run gets a fresh budget.
+the run ends as if it had reached `--max_steps`: a checkpoint of the last step is saved (when the run saves
+checkpoints at all), so checkpoint averaging and a later resume see the newest weights; then the final model is
+saved, evaluated and written to the card. A resumed run gets a fresh budget.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class StopAfterMinutes(TrainerCallback):
                     state.max_steps,
                 )
             control.should_training_stop = True
+            control.should_save = args.save_strategy != "no"
 
 
 __all__ = ["NonFiniteLossError", "StopAfterMinutes", "StopOnNonFiniteLoss"]

@@ -8,7 +8,9 @@ defaults, below a config file and explicit flags, so
     transfuse evaluate classification --model_name_or_path runs/mrpc --validation_file mrpc/validation.jsonl
 
 reads `text_a` / `text_b` as the run did without repeating `--text_column text_a --text_pair_column text_b`.
-Nothing here knows any task: it stores and restores whatever the task's dataclass holds.
+Nothing here knows any task: it stores and restores whatever the task's dataclass holds, except the fields its
+`training_only` class attribute names (what only the training run does, such as checkpoint averaging or the
+training-time attention plot: replayed, they would make every later evaluate do it too, or refuse).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ INFERENCE_COMMANDS = ("evaluate", "predict")
 
 def write_task_settings(output_dir: str | Path, task_name: str, task_arguments: Any, data_arguments: Any) -> Path:
     """Save the task's options and the data length settings as `transfuse_task.json` in `output_dir`."""
+    training_only = set(getattr(task_arguments, "training_only", ()))
     settings = {
         "task": task_name,
         "arguments": {
-            **asdict(task_arguments),
+            **{name: value for name, value in asdict(task_arguments).items() if name not in training_only},
             **{name: getattr(data_arguments, name) for name in DATA_SETTINGS},
         },
     }

@@ -123,6 +123,14 @@ def test_check_arguments():
     assert str(plotting.task.plot_file) == "out/pred.attention.png"
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_run_folders_saved_average_checkpoints_does_not_stop_evaluate_or_predict(command):
+    # transfuse_task.json replays the training run's --average_checkpoints 5 as a default: nothing to average
+    args = fake_args({"source_lang": "de", "average_checkpoints": 5}, save_strategy="no", save_total_limit=1)
+    TranslationTask.check_arguments(args, command)
+    assert args.task.average_checkpoints == 0
+
+
 def test_decoding_flags_go_into_the_generation_config():
     config = GenerationConfig(num_beams=5, length_penalty=0.6)
     update_generation_config(config, TranslationArguments(no_repeat_ngram_size=3), trained=False)

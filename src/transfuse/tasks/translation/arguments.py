@@ -1,6 +1,7 @@
 """`TranslationArguments`: the options of `transfuse train|evaluate|predict translation`.
 
-Direction (`--source_lang` / `--target_lang`), lengths, decoding (beam size, length penalty, n-gram blocking, a
+Direction (`--source_lang` / `--target_lang`), the vocabularies of a `--preset` model (one shared, or one per
+language with `--separate_vocabularies`), lengths, decoding (beam size, length penalty, n-gram blocking, a
 maximum output length relative to the source), checkpoint averaging, the attention plot and predict's output
 format. Field names must not clash with the shared options (`training/arguments.py`) nor with
 `Seq2SeqTrainingArguments` (hence `--num_beams` here and `--generation_num_beams` there: the latter, when set,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 OUTPUT_FORMATS = ("jsonl", "text")
 
@@ -18,6 +20,9 @@ OUTPUT_FORMATS = ("jsonl", "text")
 @dataclass
 class TranslationArguments:
     """Which languages, how long, how to decode, and what to write besides the model."""
+
+    # what only the training run does: not saved in the run's transfuse_task.json for its later evaluate/predict
+    training_only: ClassVar[tuple[str, ...]] = ("average_checkpoints", "attention_plot")
 
     source_lang: str | None = field(
         default=None,
@@ -34,6 +39,22 @@ class TranslationArguments:
         default="",
         metadata={
             "help": "Text put before every source, for models trained with one (T5: `translate German to English: `)."
+        },
+    )
+    separate_vocabularies: bool = field(
+        default=False,
+        metadata={
+            "help": "--preset: train one tokenizer on the source language and one on the target language; the "
+            "encoder embeds the source vocabulary, the decoder (tied to the output layer) the target one. Default: "
+            "one tokenizer trained on both languages and one shared embedding table. The run folder keeps the "
+            "target tokenizer in target_tokenizer/."
+        },
+    )
+    target_vocab_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Vocabulary size of the target tokenizer of --separate_vocabularies (default: the source "
+            "tokenizer's, --vocab_size)."
         },
     )
     max_target_length: int = field(
@@ -98,8 +119,12 @@ class TranslationArguments:
             "choices": list(OUTPUT_FORMATS),
         },
     )
-    # not an option: where --attention_plot draws, set by TranslationTask.check_arguments from the command
+    # not options, set by TranslationTask.check_arguments from the command and the shared options: where
+    # --attention_plot draws; the kind of the target tokenizer (--tokenizer_kind); the target tokenizer of the run
+    # that training continues from (--model_name_or_path of a run trained with --separate_vocabularies)
     plot_file: Path | None = field(default=None, init=False, repr=False)
+    target_tokenizer_kind: str = field(default="bpe", init=False, repr=False)
+    target_tokenizer_path: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.source_lang is not None and self.source_lang == self.target_lang:
@@ -109,7 +134,12 @@ class TranslationArguments:
             )
         if self.output_format not in OUTPUT_FORMATS:
             raise ValueError(f"--output_format {self.output_format!r}: choose one of {', '.join(OUTPUT_FORMATS)}.")
-        for flag in ("max_target_length", "num_beams"):
+        if self.target_vocab_size is not None and not self.separate_vocabularies:
+            raise ValueError(
+                f"--target_vocab_size {self.target_vocab_size} sizes the target tokenizer of --separate_vocabularies; "
+                "add --separate_vocabularies, or drop --target_vocab_size (one tokenizer: --vocab_size)."
+            )
+        for flag in ("max_target_length", "num_beams", "target_vocab_size"):
             value = getattr(self, flag)
             if value is not None and value <= 0:
                 raise ValueError(f"--{flag} {value} must be a positive integer.")

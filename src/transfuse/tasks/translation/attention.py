@@ -34,9 +34,16 @@ def _token_texts(tokenizer: Any, ids: Sequence[int]) -> list[str]:
 
 @torch.no_grad()
 def cross_attention(
-    model: Any, tokenizer: Any, sources: Sequence[str], max_source_length: int, **generate_kwargs: Any
+    model: Any,
+    tokenizer: Any,
+    sources: Sequence[str],
+    max_source_length: int,
+    target_tokenizer: Any = None,
+    **generate_kwargs: Any,
 ) -> list[Alignment]:
-    """Translate each of `sources` and return its averaged cross-attention (see the module docstring)."""
+    """Translate each of `sources` and return its averaged cross-attention (see the module docstring); the
+    generated tokens are labelled by `target_tokenizer` (default `tokenizer`: one shared vocabulary)."""
+    target_tokenizer = tokenizer if target_tokenizer is None else target_tokenizer
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -57,7 +64,7 @@ def cross_attention(
             alignments.append(
                 Alignment(
                     source_tokens=_token_texts(tokenizer, inputs["input_ids"][0].tolist()),
-                    target_tokens=_token_texts(tokenizer, generated[0, 1:].tolist()),
+                    target_tokens=_token_texts(target_tokenizer, generated[0, 1:].tolist()),
                     matrix=matrix,
                 )
             )

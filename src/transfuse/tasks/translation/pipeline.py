@@ -5,7 +5,9 @@ still deserves one. Importing this module registers `TranslationPipeline` for `A
 `translation` in transformers' pipeline registry (and takes the name off the list of removed tasks, which is
 what would otherwise refuse it). The pipeline translates each input as `transfuse predict translation` does:
 the source prefix and source length of the model's `translation` settings, the model's generation config, and
-at most `ratio * source tokens + offset` new tokens. Output: `{"translation_text": ...}` per input.
+at most `ratio * source tokens + offset` new tokens, and outputs read back with the model's target tokenizer
+(`vocabularies.target_tokenizer`: the run folder's `target_tokenizer/` when it was trained with separate
+vocabularies). Output: `{"translation_text": ...}` per input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from transformers import AutoModelForSeq2SeqLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY, REMOVED_TASKS
 
 from .generation import max_new_tokens, settings_of
+from .vocabularies import decode_targets, target_tokenizer
 
 PIPELINE_TASK = "translation"
 
@@ -27,6 +30,7 @@ class TranslationPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = True
+    _target_tokenizer = None  # loaded on first use (`_targets`)
 
     def _sanitize_parameters(self, **generate_kwargs: Any):
         return {}, generate_kwargs, {}
@@ -50,8 +54,13 @@ class TranslationPipeline(Pipeline):
         return {"output_ids": self.model.generate(**model_inputs, **generate_kwargs)}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, str]:
-        text = self.tokenizer.decode(model_outputs["output_ids"][0], skip_special_tokens=True)
-        return {"translation_text": text.strip()}
+        return {"translation_text": decode_targets(self._targets(), model_outputs["output_ids"][:1])[0]}
+
+    def _targets(self):
+        """The tokenizer that reads generated ids: the model's target tokenizer (the source one when shared)."""
+        if self._target_tokenizer is None:
+            self._target_tokenizer = target_tokenizer(self.tokenizer, self.model.config)
+        return self._target_tokenizer
 
 
 def register() -> None:

@@ -4,7 +4,9 @@ The source goes to the encoder, the target is the labels (`<s> target </s>`, the
 shifted right behind the decoder start token, as in BART and transfuse's denoising pretraining), the Trainer is
 `Seq2SeqTrainer` with label smoothing, and validation BLEU / chrF are computed on generated translations, so
 `--metric_for_best_model bleu` selects checkpoints on what users get. A model built from `--preset` is a
-transfuse encoder-decoder whose one tokenizer is trained on both languages (shared, tied embeddings).
+transfuse encoder-decoder whose one tokenizer is trained on both languages (shared, tied embeddings), or, with
+`--separate_vocabularies`, one tokenizer per language and one embedding table per side (`vocabularies.py`):
+targets are then tokenized, and generated ids decoded, with the target tokenizer.
 
 Lengths: sources longer than `--max_seq_length` (or the model's positions) are truncated and counted, or
 refused with `--truncation false`; targets longer than `--max_target_length` are truncated and counted.
@@ -20,8 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from transformers import AutoModelForSeq2SeqLM, PretrainedConfig, PreTrainedTokenizerBase, Seq2SeqTrainingArguments
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+    Seq2SeqTrainingArguments,
+)
 
+from ...common import builder
 from ...data.collators import seq2seq_collator
 from ...data.loading import RawSplit
 from ...data.outputs import write_jsonl, write_lines
@@ -32,6 +41,16 @@ from .arguments import TranslationArguments
 from .averaging import AverageCheckpointsCallback
 from .data import read_translation_file
 from .generation import CONFIG_KEY, max_new_tokens, settings_of, update_generation_config
+from .vocabularies import (
+    SETTINGS_KEY,
+    TARGET_TOKENIZER_DIR,
+    SaveTargetTokenizer,
+    check_target_tokenizer,
+    decode_targets,
+    run_target_tokenizer_folder,
+    target_tokenizer,
+    train_target_tokenizer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +88,9 @@ class TranslationTask(Task):
         self.trains_model = False  # set by fit(): unset decoding flags then get this task's defaults
         self.model: Any = None  # the model the Trainer runs (seen by data_collator), for the attention plot
         self.truncated: dict[str, dict[str, int]] = {}
+        # separate vocabularies: the target side's tokenizer this run trains, or takes from the run it continues
+        self.own_target_tokenizer: PreTrainedTokenizerBase | None = None
+        self.target_tokenizer: PreTrainedTokenizerBase | None = None  # set by attach(); the source one when shared
 
     # ---- arguments -------------------------------------------------------------------------------------
 
@@ -88,14 +110,45 @@ class TranslationTask(Task):
                     f"{ARCHITECTURE}, the default for this task)."
                 )
             model.architecture = ARCHITECTURE  # the shared default (encoder) cannot translate
+        if command == "train":
+            cls._check_vocabularies(options, model)
+        if options.average_checkpoints and command != "train":
+            # a run folder's saved options hold the training run's value, replayed as evaluate/predict defaults
+            logger.info(
+                "--average_checkpoints %d ignored: the saved model is already averaged.", options.average_checkpoints
+            )
+            options.average_checkpoints = 0
         if options.average_checkpoints:
-            cls._check_averaging(options.average_checkpoints, args.training, command)
+            cls._check_averaging(options.average_checkpoints, args.training)
         options.plot_file = cls._plot_file(options, args, command)
 
     @staticmethod
-    def _check_averaging(count: int, training: Any, command: str) -> None:
-        if command != "train":
-            raise ValueError("--average_checkpoints is a training option; the saved model is already averaged.")
+    def _check_vocabularies(options: TranslationArguments, model: Any) -> None:
+        """--separate_vocabularies trains both tokenizers of a new model (its target one like the source one:
+        --tokenizer_kind, and --target_vocab_size or the source's size); a run trained with it keeps its target
+        tokenizer when training continues from it."""
+        if not model.from_scratch:
+            if options.separate_vocabularies:
+                raise ValueError(
+                    "--separate_vocabularies trains a tokenizer per language for a new model (--preset), but "
+                    f"--model_name_or_path {model.model_name_or_path!r} comes with its own; drop "
+                    "--separate_vocabularies (a run trained with it keeps its two tokenizers)."
+                )
+            folder = run_target_tokenizer_folder(model.model_name_or_path)
+            options.target_tokenizer_path = str(folder) if folder else None
+            return
+        if not options.separate_vocabularies:
+            return
+        if model.tokenizer_name:
+            raise ValueError(
+                f"--tokenizer_name {model.tokenizer_name!r} gives one tokenizer for both languages, but "
+                "--separate_vocabularies trains one per language; drop one of the two."
+            )
+        options.target_vocab_size = options.target_vocab_size or builder.trained_vocab_size(model)
+        options.target_tokenizer_kind = model.tokenizer_kind
+
+    @staticmethod
+    def _check_averaging(count: int, training: Any) -> None:
         strategy = str(getattr(training.save_strategy, "value", training.save_strategy))
         if strategy == "no":
             raise ValueError(
@@ -160,14 +213,28 @@ class TranslationTask(Task):
         return bad
 
     def training_texts(self, examples: Dataset) -> Iterator[str]:
-        """Both languages: one tokenizer (and one embedding matrix, tied) for source and target."""
+        """Both languages: one tokenizer (and one embedding matrix, tied) for source and target; the source alone
+        with --separate_vocabularies (`fit` trains the target tokenizer)."""
         yield from examples[self.source_lang]
-        yield from examples[self.target_lang]
+        if not self.args.separate_vocabularies:
+            yield from examples[self.target_lang]
 
     # ---- model shape -----------------------------------------------------------------------------------
 
     def fit(self, train_examples: Dataset) -> None:
         self.trains_model = True
+        if self.args.separate_vocabularies:
+            if not self.args.target_vocab_size:
+                raise ValueError("--separate_vocabularies needs the target vocabulary size: pass --target_vocab_size.")
+            self.own_target_tokenizer = train_target_tokenizer(
+                train_examples[self.target_lang],
+                kind=self.args.target_tokenizer_kind,
+                vocab_size=self.args.target_vocab_size,
+                model_max_length=self.args.max_target_length,
+            )
+            logger.info("Trained the target tokenizer on the %s sentences", self.target_lang)
+        elif self.args.target_tokenizer_path:
+            self.own_target_tokenizer = AutoTokenizer.from_pretrained(self.args.target_tokenizer_path)
 
     def load_from_config(self, config: PretrainedConfig) -> None:
         """Evaluate / predict: the direction and prefix the model was trained with, unless flags name them;
@@ -186,16 +253,20 @@ class TranslationTask(Task):
         self.source_prefix = self.source_prefix or settings.get("source_prefix", "")
 
     def config_updates(self) -> dict[str, Any]:
-        return {
-            CONFIG_KEY: {
-                "source_lang": self.source_lang,
-                "target_lang": self.target_lang,
-                "source_prefix": self.source_prefix,
-                "max_source_length": self.max_seq_length,
-                "max_length_ratio": self.args.max_length_ratio,
-                "max_length_offset": self.args.max_length_offset,
-            }
+        settings = {
+            "source_lang": self.source_lang,
+            "target_lang": self.target_lang,
+            "source_prefix": self.source_prefix,
+            "max_source_length": self.max_seq_length,
+            "max_length_ratio": self.args.max_length_ratio,
+            "max_length_offset": self.args.max_length_offset,
         }
+        updates: dict[str, Any] = {CONFIG_KEY: settings}
+        if self.own_target_tokenizer is not None:
+            settings[SETTINGS_KEY] = TARGET_TOKENIZER_DIR  # where evaluate, predict and the pipeline find it
+            if self.args.separate_vocabularies:  # a new model: the decoder's own table, of the target's size
+                updates["decoder_vocab_size"] = len(self.own_target_tokenizer)
+        return updates
 
     def max_positions(self) -> int:
         return max(self.max_seq_length, self.args.max_target_length)
@@ -207,12 +278,21 @@ class TranslationTask(Task):
         # the decoder reads the start token + target[:-1]: at most `positions` tokens
         target = self.args.max_target_length
         self.target_limit = min(target, positions) if positions else target
+        own = self.own_target_tokenizer
+        self.target_tokenizer = own if own is not None else target_tokenizer(tokenizer, config)
+        check_target_tokenizer(tokenizer, self.target_tokenizer, config)
+
+    def _target_side(self, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+        """The tokenizer of the targets: the target side's own (separate vocabularies), else `tokenizer`."""
+        separate = self.target_tokenizer is not None and self.target_tokenizer is not self.tokenizer
+        return self.target_tokenizer if separate else tokenizer
 
     # ---- features and batches --------------------------------------------------------------------------
 
     def preprocess(self, examples: Dataset, tokenizer: PreTrainedTokenizerBase, split: Split) -> Dataset:
         with_labels = self.has_references(examples)
         source_limit, target_limit = self.source_limit, self.target_limit
+        target_side = self._target_side(tokenizer)
 
         def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
             source_ids = tokenizer([self.source_prefix + text for text in batch[self.source_lang]])["input_ids"]
@@ -223,7 +303,7 @@ class TranslationTask(Task):
             }
             features["attention_mask"] = [[1] * len(ids) for ids in features["input_ids"]]
             if with_labels:
-                target_ids = tokenizer(text_target=batch[self.target_lang])["input_ids"]
+                target_ids = target_side(text_target=batch[self.target_lang])["input_ids"]
                 features["labels"] = [_truncate(ids, target_limit) for ids in target_ids]
                 features["target_length"] = [len(ids) for ids in target_ids]
             return features
@@ -287,10 +367,21 @@ class TranslationTask(Task):
         }
 
     def callbacks(self) -> list:
-        """Trainer callbacks of this task: checkpoint averaging when training ends."""
-        return [AverageCheckpointsCallback(self.args.average_checkpoints)] if self.args.average_checkpoints else []
+        """Trainer callbacks of this task: checkpoint averaging when training ends; the target tokenizer saved
+        with every checkpoint and the final model (separate vocabularies)."""
+        callbacks: list = []
+        if self.args.average_checkpoints:
+            callbacks.append(AverageCheckpointsCallback(self.args.average_checkpoints))
+        if self.own_target_tokenizer is not None:
+            callbacks.append(SaveTargetTokenizer(self.own_target_tokenizer))
+        return callbacks
 
     # ---- outputs and metrics ---------------------------------------------------------------------------
+
+    def decode(self, ids: Any) -> list[str]:
+        """Generated ids -> texts, read with the target tokenizer."""
+        assert self.tokenizer is not None, "attach() runs before postprocess"
+        return decode_targets(self._target_side(self.tokenizer), ids)
 
     def postprocess(self, predictions: Any, features: Dataset, examples: Dataset) -> list[dict[str, Any]]:
         texts = self.decode(predictions)
@@ -311,7 +402,8 @@ class TranslationTask(Task):
         from .attention import cross_attention, plot_cross_attention
 
         sources = [self.source_prefix + text for text in examples[self.source_lang][: self.args.attention_plot]]
-        alignments = cross_attention(self.model, self.tokenizer, sources, self.source_limit)
+        target_side = self._target_side(self.tokenizer)
+        alignments = cross_attention(self.model, self.tokenizer, sources, self.source_limit, target_side)
         plot_cross_attention(alignments, plot_file)
         logger.info("Cross-attention of %d sentence(s) drawn in %s", len(alignments), plot_file)
 
