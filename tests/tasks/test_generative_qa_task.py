@@ -178,7 +178,16 @@ def test_an_encoder_decoder_warm_started_from_two_encoders_trains_saves_and_relo
              "--max_seq_length", "32"]  # fmt: skip
     trained = run(
         "train",
-        [*train_flags(data, tmp_path, "run"), "--encoder_decoder_from", bert, "--no_answer_text", "No idea", *short],
+        [
+            *train_flags(data, tmp_path, "run"),
+            "--encoder_decoder_from",
+            bert,
+            "--no_answer_text",
+            "No idea",
+            "--config_overrides",
+            "attention_probs_dropout_prob=0.0",
+            *short,
+        ],
     )
     warm_starts = list((tmp_path / "transfuse-cache" / "warm-start").iterdir())
     assert len(warm_starts) == 1 and (warm_starts[0] / "model.safetensors").is_file()
@@ -190,6 +199,9 @@ def test_an_encoder_decoder_warm_started_from_two_encoders_trains_saves_and_relo
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model_type"] == "encoder-decoder" and config["decoder_start_token_id"] == 2  # [CLS]
     assert config["generative_qa"]["no_answer_text"] == "No idea"
+    assert config["encoder"]["attention_probs_dropout_prob"] == config["decoder"]["attention_probs_dropout_prob"] == 0
+    settings = json.loads((tmp_path / "run" / "transfuse_task.json").read_text())["arguments"]
+    assert "encoder_decoder_from" not in settings  # evaluate / predict read the run folder, not the warm start
 
     evaluated = run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), "--validation_file",
                                  data["validation"]])  # fmt: skip

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from datasets import Dataset
@@ -63,6 +63,9 @@ TRUNCATED, OUTSIDE = "context_truncated", "answer_cut_off"  # bookkeeping column
 @dataclass
 class GenerativeQuestionAnsweringArguments(SquadColumns):
     """SQuAD columns and versions (`SquadColumns`), the no-answer text, decoding, and the warm start."""
+
+    # not replayed by evaluate / predict of the run (transfuse_task.json): the warm start only builds the model
+    training_only: ClassVar[tuple[str, ...]] = ("encoder_decoder_from", "decoder_from")
 
     no_answer_text: str | None = field(
         default=None,
@@ -138,7 +141,7 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
     def check_arguments(cls, args: Any, command: str) -> None:
         options: GenerativeQuestionAnsweringArguments = args.task
         if not options.encoder_decoder_from or command != "train":
-            return  # evaluate / predict read a run folder (its settings may name the warm start it came from)
+            return  # evaluate / predict read a run folder
         if getattr(options, "warm_start", None) is not None:
             return  # checked already (the front-end and the workflow both check); the model path is the warm start
         if args.model.model_name_or_path or args.model.preset:
@@ -153,10 +156,15 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
                 "is new and random, and an adapter would keep it frozen; fine-tune it in full (--adapter none), "
                 "then train adapters on that run folder."
             )
+        from ...common.arguments import parse_config_overrides
+
         encoder, decoder = options.encoder_decoder_from, options.decoder_from or options.encoder_decoder_from
-        folder = warm_start_folder(encoder, decoder)
-        options.warm_start = (encoder, decoder, folder, args.training.seed)  # built by fit(), once the data is clean
-        args.model.model_name_or_path = str(folder)
+        # --config_overrides shape the two halves (an EncoderDecoderConfig holds none of their fields itself)
+        overrides = parse_config_overrides(args.model.config_overrides)
+        folder = warm_start_folder(encoder, decoder, overrides)
+        # built by fit(), once the data is clean
+        options.warm_start = (encoder, decoder, folder, args.training.seed, overrides)
+        args.model.model_name_or_path, args.model.config_overrides = str(folder), None
 
     def training_texts(self, examples: Dataset) -> Iterator[str]:
         """What the model reads and writes, formatted (a new tokenizer learns `question:`, `context:`, `answer:`
@@ -176,12 +184,12 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         if warm_start is not None:
             from ...training.model_source import check_model_source
 
-            encoder, decoder, folder, seed = warm_start
+            encoder, decoder, folder, seed, overrides = warm_start
             if not (folder / WARM_START_MARKER).is_file():
                 check_model_source(encoder, "--encoder_decoder_from")
                 if decoder != encoder:
                     check_model_source(decoder, "--decoder_from")
-            warm_start_encoder_decoder(encoder, decoder, folder, seed)
+            warm_start_encoder_decoder(encoder, decoder, folder, seed, overrides)
 
     def load_from_config(self, config: PretrainedConfig) -> None:
         stored = settings_of(config)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -59,20 +60,24 @@ class AutoModelForGenerativeQA:
         return cls.auto_class(config).from_pretrained(path, *args, **kwargs)
 
 
-def warm_start_folder(encoder: str, decoder: str) -> Path:
+def warm_start_folder(encoder: str, decoder: str, overrides: dict[str, Any] | None = None) -> Path:
     """Where the warm start of `encoder` + `decoder` is kept: `$TRANSFUSE_CACHE` (default
     `~/.cache/transfuse`)/warm-start/<names>-<hash of the resolved paths>. It outlives the run, because an
     adapter trained on it names it as its base model."""
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "transfuse")
     key = "\n".join(str(Path(name).resolve()) if Path(name).exists() else name for name in (encoder, decoder))
+    key += "\n" + json.dumps(overrides or {}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     names = "--".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name)[:40] for name in (encoder, decoder))
     return root / "warm-start" / f"{names}-{digest}"
 
 
-def warm_start_encoder_decoder(encoder: str, decoder: str, folder: str | Path, seed: int = 42) -> Path:
+def warm_start_encoder_decoder(
+    encoder: str, decoder: str, folder: str | Path, seed: int = 42, overrides: dict[str, Any] | None = None
+) -> Path:
     """Save `EncoderDecoderModel(encoder, decoder)` with the encoder's tokenizer in `folder` (kept when it is
-    already there); the new cross-attention depends on `seed`. Returns `folder`."""
+    already there); the new cross-attention depends on `seed`. `overrides` (`--config_overrides`, e.g.
+    `attention_probs_dropout_prob=0.0`) go into the config of each half that has the field. Returns `folder`."""
     folder = Path(folder)
     if (folder / WARM_START_MARKER).is_file():
         logger.info("Reusing the warm-started encoder-decoder in %s", folder)
@@ -91,8 +96,20 @@ def warm_start_encoder_decoder(encoder: str, decoder: str, folder: str | Path, s
             f"--encoder_decoder_from {encoder!r}: its tokenizer needs a start (bos or cls), an end (eos or sep) and "
             "a pad token for the decoder; this one lacks one of them."
         )
+    halves = {"encoder": AutoConfig.from_pretrained(encoder).to_dict(), "decoder": decoder_config.to_dict()}
+    unknown = sorted(name for name in overrides or {} if not any(name in fields for fields in halves.values()))
+    if unknown:
+        raise ValueError(
+            f"--config_overrides {', '.join(unknown)}: no such field in the configs of {encoder!r} / {decoder!r}."
+        )
+    kwargs = {
+        f"{half}_{name}": value
+        for half, fields in halves.items()
+        for name, value in (overrides or {}).items()
+        if name in fields
+    }
     set_seed(seed)
-    model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder)
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder, **kwargs)
     ids = {
         "decoder_start_token_id": start,
         "bos_token_id": start,
