@@ -3,8 +3,9 @@
 An adapter folder holds what peft writes (`adapter_config.json`, `adapter_model.safetensors`), how it was trained
 (`transfuse_adapter.json`, with the base it was trained on) and `base/` (`base_folder.py`: the task model's config
 with its label names and head sizes, beside links to the base weights), so `load_for_inference`, transformers and
-peft all rebuild the right head on the base before loading the adapter onto it. A full-model folder loads with the
-Auto class matching its head.
+peft all rebuild the right head on the base before loading the adapter onto it. A model that generates also keeps
+its training-time decoding defaults (`generation_config.json`: beams, lengths), in the run folder and in `base/`,
+which peft alone does not save. A full-model folder loads with the Auto class matching its head.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 import transformers
 from peft import PeftConfig, PeftModel, TaskType
 from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig
+from transformers import AutoConfig, AutoModel, GenerationConfig, PretrainedConfig
 
 from .. import modeling as transfuse_modeling
 from ..modeling.heads import HEADS
 from .arguments import AdapterArguments
 from .base_folder import (
     ADAPTER_CONFIG,
+    BASE_FOLDER,
     RUN_ADAPTER_INFO,
     original_base,
     resolve_base,
@@ -33,6 +35,7 @@ from .base_folder import (
 )
 from .quantization import quantization_kwargs
 
+GENERATION_CONFIG = "generation_config.json"
 # the Auto class that rebuilds the head an adapter was trained on, from the task type in adapter_config.json
 AUTO_CLASS_BY_TASK_TYPE = {TaskType(head.peft_task_type): head.auto_class for head in HEADS if head.peft_task_type}
 
@@ -99,6 +102,8 @@ def load_base_for_adapter(
     model = model_class.from_pretrained(base, config=config, **kwargs)
     if base_size is not None and base_size != grown:
         model.resize_token_embeddings(grown)
+    if (path / GENERATION_CONFIG).is_file() and getattr(model, "generation_config", None) is not None:
+        model.generation_config = GenerationConfig.from_pretrained(path)  # the run's decoding defaults
     return model, peft_config
 
 
@@ -167,11 +172,16 @@ def write_task_files(
     if adapter_args is not None:
         info["adapter_arguments"] = asdict(adapter_args)
     (output_dir / RUN_ADAPTER_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    folders = [output_dir]
     if write_base_folder(output_dir, loaded_from, config):
         (output_dir / "config.json").unlink(missing_ok=True)  # would make transformers take the folder for a model
+        folders.append(output_dir / BASE_FOLDER)  # what transformers' and peft's loaders build the base from
     else:
         config.save_pretrained(output_dir)
         set_adapter_base(output_dir, info["base_model_name_or_path"])
+    if task_model.can_generate() and getattr(task_model, "generation_config", None) is not None:
+        for folder in folders:
+            task_model.generation_config.save_pretrained(folder)
 
 
 __all__ = [

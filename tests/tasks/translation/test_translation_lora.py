@@ -1,5 +1,6 @@
 """LoRA on a tiny Hub-style seq2seq model (a BART built from a config and saved locally): the adapter run folder
-reloads alone with identical logits and translations, and the pipeline reads it."""
+reloads alone with identical logits and translations and keeps its decoding defaults (`generation_config.json`,
+which peft does not save), and the pipeline reads it."""
 
 from __future__ import annotations
 
@@ -53,9 +54,13 @@ def test_lora_adapter_reloads_with_identical_outputs(tmp_path, tiny_tokenizer):
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=8, num_beams=2
         )
 
+    model.generation_config.num_beams, model.generation_config.max_new_tokens = 3, 7  # the run's decoding defaults
     run = tmp_path / "run"
     save_for_inference(model, run)
     reloaded = load_for_inference(run)
+    assert (reloaded.generation_config.num_beams, reloaded.generation_config.max_new_tokens) == (3, 7)
+    plain = AutoModelForSeq2SeqLM.from_pretrained(run / "base")  # what transformers' and peft's loaders build on
+    assert (plain.generation_config.num_beams, plain.generation_config.max_new_tokens) == (3, 7)
     with torch.no_grad():
         assert torch.equal(reloaded(**batch).logits, logits)
         assert torch.equal(
