@@ -32,14 +32,30 @@ def token_collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorForTokenCl
     )
 
 
-def seq2seq_collator(
-    tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel | None = None
-) -> DataCollatorForSeq2Seq:
-    """Target sequences (translation, denoising): pad labels with -100; with `model`, also build the shifted
-    `decoder_input_ids` so that the model need not derive them from the labels."""
-    return DataCollatorForSeq2Seq(
+class Seq2SeqCollator(DataCollatorForSeq2Seq):
+    """`DataCollatorForSeq2Seq` that leaves out `labels` for rows without targets (prediction) instead of returning
+    `labels: None`, which `Seq2SeqTrainer` takes for labels (and then runs a loss pass that fails)."""
+
+    def __call__(self, features, return_tensors=None):
+        batch = super().__call__(features, return_tensors)
+        if batch.get("labels", 0) is None:
+            del batch["labels"]
+        return batch
+
+
+def seq2seq_collator(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel | None = None) -> Seq2SeqCollator:
+    """Target sequences (translation, generative QA, denoising): pad labels with -100; with `model`, also build the
+    shifted `decoder_input_ids` so that the model need not derive them from the labels."""
+    return Seq2SeqCollator(
         tokenizer, model=model, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, label_pad_token_id=LABEL_PAD_ID
     )
 
 
-__all__ = ["LABEL_PAD_ID", "PAD_TO_MULTIPLE_OF", "seq2seq_collator", "sequence_collator", "token_collator"]
+__all__ = [
+    "LABEL_PAD_ID",
+    "PAD_TO_MULTIPLE_OF",
+    "Seq2SeqCollator",
+    "seq2seq_collator",
+    "sequence_collator",
+    "token_collator",
+]

@@ -326,7 +326,7 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
         if model is not None:
             self._update_generation_config(model.generation_config, tokenizer)
         if self.is_encoder_decoder:
-            return _WithoutEmptyLabels(seq2seq_collator(tokenizer, model))
+            return seq2seq_collator(tokenizer, model)
         return DecoderCollator(tokenizer)
 
     def _update_generation_config(self, generation_config: Any, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -408,20 +408,6 @@ class DecoderCollator:
             batch["labels"] = batch["input_ids"].new_tensor(
                 [row + [LABEL_PAD_ID] * (width - len(row)) for row in labels]
             )
-        return batch
-
-
-class _WithoutEmptyLabels:
-    """`DataCollatorForSeq2Seq` returns `labels: None` for rows without targets, which `Seq2SeqTrainer` would take
-    for labels; drop the key when it holds nothing."""
-
-    def __init__(self, collator: Any):
-        self.collator = collator
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = self.collator(features)
-        if batch.get("labels", 0) is None:
-            del batch["labels"]
         return batch
 
 

@@ -356,7 +356,7 @@ class TranslationTask(Task):
                 model.generation_config, self.args, trained=self.trains_model, max_target_length=self.target_limit
             )
             logger.info("Decoding with %s", {key: value for key, value in changes.items() if value is not None})
-        return _WithoutEmptyLabels(seq2seq_collator(tokenizer, model))
+        return seq2seq_collator(tokenizer, model)
 
     def generate_kwargs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Per-batch `generate()` arguments: at most ratio * (longest source) + offset new tokens."""
@@ -423,20 +423,6 @@ class TranslationTask(Task):
             write_lines(path, (output.get("translation", "") for output in outputs))
         else:
             write_jsonl(path, outputs)
-
-
-class _WithoutEmptyLabels:
-    """`DataCollatorForSeq2Seq` returns `labels: None` for rows without targets, and `Seq2SeqTrainer` takes a
-    present key for labels (then runs a loss pass that fails); drop the key when it holds nothing."""
-
-    def __init__(self, collator: Any):
-        self.collator = collator
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = self.collator(features)
-        if batch.get("labels", 0) is None:
-            del batch["labels"]
-        return batch
 
 
 def _truncate(ids: list[int], limit: int) -> list[int]:

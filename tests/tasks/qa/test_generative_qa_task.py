@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_qa_task import WORDS, squad_json, write_jsonl
 from transformers import (
     BartConfig,
     BartForConditionalGeneration,
@@ -26,6 +25,8 @@ from transformers import (
 from transfuse.tasks import get_task_class
 from transfuse.tasks.qa.generative_inputs import decoder_prompt
 from transfuse.training import parse_arguments, workflow
+
+from .test_qa_task import WORDS, squad_json, write_jsonl
 
 TASK = "generative-qa"
 # relative positions; unscaled embeddings (x sqrt(hidden) embeddings drown the learned positions of a tiny model,
