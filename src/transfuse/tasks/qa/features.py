@@ -37,14 +37,17 @@ class QuestionTooLongError(ValueError):
     """A question that leaves no room for its context in a window."""
 
 
-def check_fast_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:
-    """Refuse a slow tokenizer before any example is tokenized."""
+def check_fast_tokenizer(
+    tokenizer: PreTrainedTokenizerBase,
+    purpose: str = "Extractive question answering maps answers to tokens through character offsets and "
+    "overlapping windows",
+) -> None:
+    """Refuse a slow tokenizer before any example is tokenized; `purpose` says what needs the fast one."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
-            f"Extractive question answering needs a fast (Rust) tokenizer for its character offsets and "
-            f"overlapping windows, but {type(tokenizer).__name__} is a slow one. Load the model's tokenizer with "
-            "use_fast=True (the default), convert it (`transformers.convert_slow_tokenizer`), or name a fast "
-            "tokenizer with --tokenizer_name."
+            f"{purpose}, which needs a fast (Rust) tokenizer, but {type(tokenizer).__name__} is a slow one. Load "
+            "the model's tokenizer with use_fast=True (the default), convert it "
+            "(`transformers.convert_slow_tokenizer`), or name a fast tokenizer with --tokenizer_name."
         )
 
 

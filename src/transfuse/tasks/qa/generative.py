@@ -33,9 +33,9 @@ from ...data.collators import LABEL_PAD_ID, PAD_TO_MULTIPLE_OF, seq2seq_collator
 from ...metrics.qa import squad_metrics, squad_v2_metrics
 from ..base import Split, Task
 from .data import SquadColumns, answers_of, fix_answer_starts, ids_of
+from .features import check_fast_tokenizer
 from .generative_inputs import (
     answer_labels,
-    check_fast_tokenizer,
     decoder_features,
     decoder_input,
     decoder_prompt,
@@ -214,7 +214,10 @@ class GenerativeQuestionAnsweringTask(SquadTaskData, Task):
 
     def attach(self, tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig) -> None:
         super().attach(tokenizer, config)
-        check_fast_tokenizer(tokenizer)
+        check_fast_tokenizer(
+            tokenizer,
+            "Generative question answering truncates long contexts at token borders through character offsets",
+        )
         self.is_encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
         if not self.is_encoder_decoder:
             self.pipeline_tag = "text-generation"

@@ -35,16 +35,6 @@ def decoder_prompt(question: str, context: str) -> str:
     return f"context: {context.strip()}\nquestion: {question.strip()}\nanswer:"
 
 
-def check_fast_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:
-    """Context truncation cuts at token borders through character offsets: a fast tokenizer is needed."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"Generative question answering truncates long contexts at token borders through character offsets, "
-            f"which needs a fast (Rust) tokenizer, but {type(tokenizer).__name__} is a slow one. Load the model's "
-            "tokenizer with use_fast=True (the default), or name a fast tokenizer with --tokenizer_name."
-        )
-
-
 @dataclass
 class FittedInput:
     """The ids of one example's input, the number of context characters kept, and whether it was cut."""
@@ -150,7 +140,6 @@ __all__ = [
     "FittedInput",
     "QuestionTooLongError",
     "answer_labels",
-    "check_fast_tokenizer",
     "decoder_features",
     "decoder_input",
     "decoder_prompt",
