@@ -50,30 +50,30 @@ def write_data(tmp_path: Path) -> Callable[[str, dict[str, list]], str]:
     return lambda name, columns: write_split(tmp_path / name, columns)
 
 
+# a tiny transfuse from scratch, two optimizer steps, nothing saved but the final model
+TINY_RUN_FLAGS = [
+    "--preset",
+    "tiny",
+    "--vocab_size",
+    "300",
+    "--max_seq_length",
+    "32",
+    "--max_steps",
+    "2",
+    "--per_device_train_batch_size",
+    "8",
+    "--per_device_eval_batch_size",
+    "64",
+    "--logging_steps",
+    "1",
+    "--save_strategy",
+    "no",
+    "--disable_tqdm",
+    "true",
+]
+
+
 @pytest.fixture
 def tiny_flags(tmp_path: Path) -> list[str]:
-    """A tiny transfuse from scratch, two optimizer steps, nothing saved but the final model."""
-    return [
-        "--preset",
-        "tiny",
-        "--vocab_size",
-        "300",
-        "--max_seq_length",
-        "32",
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "8",
-        "--per_device_eval_batch_size",
-        "64",
-        "--logging_steps",
-        "1",
-        "--save_strategy",
-        "no",
-        "--disable_tqdm",
-        "true",
-        "--output_dir",
-        str(tmp_path / "run"),
-        "--cache_dir",
-        str(tmp_path / "cache"),
-    ]
+    """`TINY_RUN_FLAGS` writing into this test's own folders."""
+    return [*TINY_RUN_FLAGS, "--output_dir", str(tmp_path / "run"), "--cache_dir", str(tmp_path / "cache")]

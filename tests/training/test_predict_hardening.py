@@ -11,26 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_sentiment_rows, write_split
+from conftest import TINY_RUN_FLAGS, make_sentiment_rows, write_split
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import parse_arguments, workflow
 
-RUN_FLAGS = [
-    "--preset",
-    "tiny",
-    "--vocab_size",
-    "300",
-    "--max_seq_length",
-    "32",
-    "--max_steps",
-    "2",
-    "--per_device_train_batch_size",
-    "8",
-    "--save_strategy",
-    "no",
-    "--disable_tqdm",
-    "true",
-]
 PREDICT_FLAGS = ["--fp32", "--per_device_eval_batch_size", "1", "--disable_tqdm", "true"]
 
 
@@ -42,7 +26,7 @@ def run(tmp_path_factory) -> Path:
     argv = [
         "--train_file",
         train_file,
-        *RUN_FLAGS,
+        *TINY_RUN_FLAGS,
         "--output_dir",
         str(root / "run"),
         "--cache_dir",
