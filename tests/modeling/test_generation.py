@@ -123,3 +123,23 @@ def test_seeded_sampling_is_reproducible(architecture):
     first = sample(7)
     assert torch.equal(first, sample(7))
     assert not torch.equal(first, sample(8)), "a different seed should sample differently"
+
+
+def test_a_cached_decoding_step_on_cpu_attends_eagerly_and_agrees_with_sdpa():
+    """One query per row on a CPU goes through the written-out matmuls (`choose_attention`: PyTorch's fused CPU
+    kernel is several times slower there); longer queries keep SDPA, and asking for the probabilities or
+    configuring eager always gives eager. The two paths agree on a decoding step."""
+    from transfuse.modeling.modeling_transfuse import ATTENTION_FUNCTIONS, choose_attention
+
+    one, many = torch.zeros(2, 4, 1, 8), torch.zeros(2, 4, 5, 8)
+    assert choose_attention("sdpa", False, one) == "eager"
+    assert choose_attention(None, False, one) == "eager"
+    assert choose_attention("sdpa", False, many) == "sdpa"
+    assert choose_attention("sdpa", True, many) == "eager"
+    assert choose_attention("eager", False, many) == "eager"
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 1, 8), torch.randn(3, 2, 7, 8), torch.randn(3, 2, 7, 8)
+    bias = torch.zeros(3, 1, 1, 7).masked_fill(torch.arange(7) >= 5, torch.finfo(torch.float32).min)
+    eager, _ = ATTENTION_FUNCTIONS["eager"](q, k, v, bias, False, 0.0, 8**-0.5)
+    sdpa, _ = ATTENTION_FUNCTIONS["sdpa"](q, k, v, bias, False, 0.0, 8**-0.5)
+    torch.testing.assert_close(eager, sdpa)

@@ -133,6 +133,19 @@ def sdpa_attention(q, k, v, bias, is_causal, dropout, scaling):
 ATTENTION_FUNCTIONS: dict[str, Callable] = {"eager": eager_attention, "sdpa": sdpa_attention}
 
 
+def choose_attention(configured: str | None, output_attentions: bool, q: torch.Tensor) -> str:
+    """The one place where the attention implementation is chosen: the config's (`attn_implementation`, default
+    SDPA), eager when the probabilities are asked for, and eager for one query per row on a CPU (a cached
+    decoding step), where PyTorch's fused CPU kernel is 3-9x slower than the two written-out matmuls
+    (`benchmarks/README.md`, "bench_translation.py")."""
+    if output_attentions:
+        return "eager"
+    implementation = configured if configured in ATTENTION_FUNCTIONS else "sdpa"
+    if implementation == "sdpa" and q.shape[-2] == 1 and q.device.type == "cpu":
+        return "eager"
+    return implementation
+
+
 class TransfuseAttention(nn.Module):
     """Multi-head scaled-dot-product attention with separate q/k/v/o projections.
 
@@ -193,9 +206,7 @@ class TransfuseAttention(nn.Module):
                 layer_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
                 k, v = layer_cache.update(k, v, self.layer_idx)  # (B, nh, S, hs), S = past + T
 
-        # the one place where the attention implementation is chosen
-        implementation = "eager" if output_attentions else (self.config._attn_implementation or "sdpa")
-        attend = ATTENTION_FUNCTIONS.get(implementation, sdpa_attention)
+        attend = ATTENTION_FUNCTIONS[choose_attention(self.config._attn_implementation, output_attentions, q)]
         is_causal = self.is_causal and bias is None and T > 1
         dropout = self.config.attention_dropout if self.training else 0.0
         out, probs = attend(q, k, v, bias, is_causal, dropout, self.scaling)
