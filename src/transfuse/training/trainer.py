@@ -22,8 +22,9 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -275,16 +276,37 @@ class TaskTrainerMixin:
         return self.accelerator.prepare(loader)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **kwargs):
+        quiet = nullcontext()
         if getattr(self.args, "predict_with_generate", False) and not prediction_loss_only:
             per_batch = self.task.generate_kwargs(inputs)
             if per_batch:  # the run's settings (`_gen_kwargs`), then the task's for this batch
                 kwargs = {**getattr(self, "_gen_kwargs", {}), **kwargs, **per_batch}
                 if "max_new_tokens" in per_batch:
                     kwargs.pop("max_length", None)
+                    quiet = _without_length_clash_warning()
         device_type = self.args.device.type
         autocast = torch.autocast(device_type, dtype=torch.bfloat16) if self.eval_bf16 else nullcontext()
-        with autocast:
+        with autocast, quiet:
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **kwargs)
+
+
+class _LengthClashFilter(logging.Filter):
+    """Drops transformers' "Both `max_new_tokens` and `max_length` seem to have been set" warning: a task's
+    per-batch `max_new_tokens` overriding the `max_length` saved for pipeline users is what is meant, and the
+    warning would otherwise repeat on every evaluation batch."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "seem to have been set" not in record.getMessage()
+
+
+@contextmanager
+def _without_length_clash_warning() -> Iterator[None]:
+    generation_logger, length_filter = logging.getLogger("transformers.generation.utils"), _LengthClashFilter()
+    generation_logger.addFilter(length_filter)
+    try:
+        yield
+    finally:
+        generation_logger.removeFilter(length_filter)
 
 
 class TaskTrainer(AtomicCheckpointMixin, TaskTrainerMixin, Trainer):

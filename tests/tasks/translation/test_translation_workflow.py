@@ -4,6 +4,7 @@ metrics (with sacreBLEU signatures), model card, attention plot and plain-text p
 from __future__ import annotations
 
 import json
+import logging
 
 from transfuse.tasks import get_task_class
 from transfuse.training import parse_arguments, workflow
@@ -14,6 +15,15 @@ FLAGS = ["--source_lang", "src", "--target_lang", "tgt", "--preset", "tiny", "--
          "--max_seq_length", "32", "--max_target_length", "12", "--max_steps", "3", "--num_beams", "1",
          "--per_device_train_batch_size", "8", "--save_strategy", "no", "--disable_tqdm", "true",
          "--report_to", "none"]  # fmt: skip
+
+
+class RecordedMessages(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def run(command, argv):
@@ -27,8 +37,13 @@ def test_parallel_files_to_run_folder_and_text_predictions(tmp_path):
         (tmp_path / f"{split}.src").write_text("\n".join(sources) + "\n")
         (tmp_path / f"{split}.tgt").write_text("\n".join(targets) + "\n")
     out = tmp_path / "run"
+    warnings = RecordedMessages()
+    logging.getLogger("transformers.generation.utils").addHandler(warnings)
     results = run("train", ["--train_file", str(tmp_path / "train"), "--validation_file", str(tmp_path / "valid.src"),
                             "--output_dir", str(out), "--attention_plot", "2", *FLAGS])  # fmt: skip
+    logging.getLogger("transformers.generation.utils").removeHandler(warnings)
+    # the per-batch max_new_tokens overriding the saved max_length is meant: no warning on every batch
+    assert not [message for message in warnings.messages if "seem to have been set" in message]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["eval"]["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert results["eval"]["truncated"]["rows"] == 6
