@@ -198,6 +198,16 @@ def _copy_existing(run_dir: Path, staging: Path, names: tuple[str, ...]) -> None
             _place(run_dir / name, staging / name)
 
 
+def _copy_tokenizer_folders(run_dir: Path, staging: Path) -> None:
+    """A task's own tokenizers in subfolders of the run (translation's `target_tokenizer/`), unless staged
+    already (a merged adapter's folder has them)."""
+    from .common.folder import extra_tokenizer_folders  # common.folder imports this module's redaction
+
+    for folder in extra_tokenizer_folders(run_dir):
+        if not (staging / folder.name).exists():
+            _copy_existing(folder, staging / folder.name, tuple(file.name for file in folder.iterdir()))
+
+
 def _add_remote_code(staging: Path) -> None:
     """Ship every module the config's `auto_map` names, so each head loads with `trust_remote_code=True`."""
     config = _read_json(staging / "config.json")
@@ -310,6 +320,7 @@ def stage_run(args: PushArguments, staging: str | Path) -> StagedRun:
         staged = StagedRun(staging, "model", card.data.base_model if card else None)
     _add_remote_code(staging)
     _copy_existing(run_dir, staging, TOKENIZER_FILES + RUN_FILES)
+    _copy_tokenizer_folders(run_dir, staging)
     write_hub_card(staged, card, args, _read_json(run_dir / "metrics.json"))
     return staged
 

@@ -20,6 +20,7 @@ from peft.utils.other import ModulesToSaveWrapper
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedModel
 
+from ..common.folder import extra_tokenizer_folders
 from .apply import is_quantized
 from .base_folder import recorded_base
 from .loading import load_base_for_adapter, training_adapter_arguments
@@ -159,8 +160,11 @@ def merge_run(
 
 
 def _copy_tokenizer(run_dir: Path, output_dir: Path) -> None:
+    """The run's tokenizer, and a task's own ones in subfolders (translation's `target_tokenizer/`)."""
     if (run_dir / "tokenizer_config.json").is_file() or (run_dir / "tokenizer.json").is_file():
         AutoTokenizer.from_pretrained(run_dir).save_pretrained(output_dir)
+    for folder in extra_tokenizer_folders(run_dir):
+        AutoTokenizer.from_pretrained(folder).save_pretrained(output_dir / folder.name)
 
 
 def write_model_card(

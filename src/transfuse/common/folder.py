@@ -8,7 +8,9 @@ A run folder holds the model (or adapter) and tokenizer, plus:
   `--overwrite_output_dir`, which moves the old folder aside (`NAME.replaced-DATE-TIME`) and starts empty;
 * `README.md`: a model card whose metadata carries the eval metrics in the Hub's `model-index` format
   (written with `huggingface_hub.ModelCard`) and whose text gives the exact command that made the run;
-* `loss_curve.png`: training and evaluation loss against the step (matplotlib, headless Agg backend).
+* `loss_curve.png`: training and evaluation loss against the step (matplotlib, headless Agg backend);
+* a task's own tokenizers in subfolders (translation's `target_tokenizer/`): `extra_tokenizer_folders` finds
+  them, so `transfuse push` and `transfuse merge` carry them along without naming the task.
 
 `transfuse predict` writes its outputs with `transfuse.data.outputs.write_jsonl` (atomic; re-exported here).
 """
@@ -41,6 +43,22 @@ METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "README.md"
 LOSS_CURVE_FILE = "loss_curve.png"
 AUTO_RESUME = ("auto", "last", "true", "True")
+
+
+def extra_tokenizer_folders(run_dir: str | Path) -> list[Path]:
+    """The subfolders of a run folder that hold a tokenizer of their own (translation's `target_tokenizer/`),
+    other than `base/` (an adapter run's base model) and the `checkpoint-*` folders."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted(
+        sub
+        for sub in run_dir.iterdir()
+        if sub.is_dir()
+        and sub.name != "base"
+        and not sub.name.startswith("checkpoint-")
+        and (sub / "tokenizer_config.json").is_file()
+    )
 
 
 def check_output_dir(output_dir: str | Path, overwrite: bool, resume_from_checkpoint: str | None) -> None:

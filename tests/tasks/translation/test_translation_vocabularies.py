@@ -15,6 +15,7 @@ from datasets import Dataset
 from safetensors.torch import load_file
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
+from transfuse.hub import PushArguments, stage_run
 from transfuse.tasks import get_task_class
 from transfuse.tasks.translation import TranslationArguments, TranslationTask
 from transfuse.tasks.translation.attention import cross_attention
@@ -84,6 +85,13 @@ def test_a_run_with_two_vocabularies_reloads_and_decodes_with_the_target_tokeniz
     assert [answer["translation_text"] for answer in translator(test_sources)] == [r["translation"] for r in rows]
     assert translator._targets().name_or_path == str(out / "target_tokenizer")
     assert all(not any(c.islower() for c in row["translation"]) for row in rows), "decoded with the target side"
+
+    # `transfuse push` stages the target tokenizer too: the pushed folder translates as the run does
+    staged = tmp_path / "staged"
+    stage_run(PushArguments(run_dir=str(out), repo_id="me/reverse"), staged)
+    assert AutoTokenizer.from_pretrained(staged / "target_tokenizer").get_vocab() == target.get_vocab()
+    pushed = pipeline("translation", model=str(staged))
+    assert [answer["translation_text"] for answer in pushed(test_sources)] == [r["translation"] for r in rows]
 
     # training continued from the run keeps its target tokenizer (and says where it is)
     more = tmp_path / "more"
