@@ -4,7 +4,7 @@ Reads top-down, like `modeling_bart.py` and nanoGPT's `model.py`:
 
 1. primitives: positions (learned / sinusoidal / rotary) and attention masks;
 2. attention: one `TransfuseAttention` (separate q/k/v/o projections) for self-, causal- and cross-attention,
-   with SDPA vs eager chosen in one place (`ATTENTION_FUNCTIONS`);
+   with SDPA vs eager chosen in one place (`choose_attention`);
 3. `TransfuseLayer` (attention, optional cross-attention, feed-forward; pre- or post-norm residuals);
 4. `TransfuseStack`: embeddings + layers, used as encoder or decoder;
 5. `TransfusePreTrainedModel` and the backbone `TransfuseModel`;
@@ -136,8 +136,8 @@ ATTENTION_FUNCTIONS: dict[str, Callable] = {"eager": eager_attention, "sdpa": sd
 def choose_attention(configured: str | None, output_attentions: bool, q: torch.Tensor) -> str:
     """The one place where the attention implementation is chosen: the config's (`attn_implementation`, default
     SDPA), eager when the probabilities are asked for, and eager for one query per row on a CPU (a cached
-    decoding step), where PyTorch's fused CPU kernel is 3-9x slower than the two written-out matmuls
-    (`benchmarks/README.md`, "bench_translation.py")."""
+    decoding step), where PyTorch's fused CPU kernel is 2-10x slower than the two written-out matmuls
+    (`benchmarks/bench_decode_attention.py`)."""
     if output_attentions:
         return "eager"
     implementation = configured if configured in ATTENTION_FUNCTIONS else "sdpa"
