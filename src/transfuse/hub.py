@@ -120,7 +120,9 @@ class PushArguments:
 # secrets
 # ---------------------------------------------------------------------------------------------------------
 
-_TOKEN_FLAG = re.compile(r"(--[\w-]*token[\w-]*)(=|\s+)(\S+)", re.IGNORECASE)
+# a flag whose name ends in token / secret / password / api_key (--hub_token, --hub-token, --token), not one that
+# only contains "token" (--tokenizer_name, --max_tokens_per_batch): their values are what reproduces a run
+_TOKEN_FLAG = re.compile(r"(--(?:[\w-]*[_-])?(?:token|secret|password|api[_-]key))(=|\s+)(\S+)", re.IGNORECASE)
 _HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
 
 

@@ -154,6 +154,10 @@ def test_redaction():
     redacted = redact_secrets(command, secrets=("s3cr3t-value",))
     assert redacted == "train --hub_token *** --push_to_hub --other=1 --hub-token=*** hf_***"
     assert redact_secrets("key s3cr3t-value", secrets=("s3cr3t-value",)) == "key ***"
+    assert redact_secrets("--token abc --api_key=k1 --db-password p") == "--token *** --api_key=*** --db-password ***"
+    # flags that only contain "token" keep their values: the recorded command must reproduce the run
+    kept = "--tokenizer_name gpt2 --max_tokens_per_batch 4096 --include_num_input_tokens_seen true"
+    assert redact_secrets(kept) == kept
 
 
 def test_dry_run_lists_files_without_a_token(hub_runs, api, monkeypatch, capsys):
