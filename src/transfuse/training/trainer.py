@@ -296,7 +296,8 @@ class _LengthClashFilter(logging.Filter):
     warning would otherwise repeat on every evaluation batch."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "seem to have been set" not in record.getMessage()
+        message = record.getMessage()
+        return not (message.startswith("Both `max_new_tokens`") and "seem to have been set" in message)
 
 
 @contextmanager

@@ -37,11 +37,14 @@ def test_parallel_files_to_run_folder_and_text_predictions(tmp_path):
         (tmp_path / f"{split}.src").write_text("\n".join(sources) + "\n")
         (tmp_path / f"{split}.tgt").write_text("\n".join(targets) + "\n")
     out = tmp_path / "run"
-    warnings = RecordedMessages()
-    logging.getLogger("transformers.generation.utils").addHandler(warnings)
-    results = run("train", ["--train_file", str(tmp_path / "train"), "--validation_file", str(tmp_path / "valid.src"),
-                            "--output_dir", str(out), "--attention_plot", "2", *FLAGS])  # fmt: skip
-    logging.getLogger("transformers.generation.utils").removeHandler(warnings)
+    warnings, generation_logger = RecordedMessages(), logging.getLogger("transformers.generation.utils")
+    generation_logger.addHandler(warnings)
+    try:
+        results = run("train", ["--train_file", str(tmp_path / "train"), "--validation_file",
+                                str(tmp_path / "valid.src"), "--output_dir", str(out), "--attention_plot", "2",
+                                *FLAGS])  # fmt: skip
+    finally:
+        generation_logger.removeHandler(warnings)
     # the per-batch max_new_tokens overriding the saved max_length is meant: no warning on every batch
     assert not [message for message in warnings.messages if "seem to have been set" in message]
     metrics = json.loads((out / "metrics.json").read_text())
