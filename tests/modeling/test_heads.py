@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from transfuse.modeling import TransfuseForSequenceClassification, TransfuseModel
+from transfuse.modeling.modeling_transfuse import sinusoidal_positions
 
 from .common import LM_HEADS, ModelTesterMixin, TransfuseModelTester, build, model_classes_for
 
@@ -96,6 +97,22 @@ def test_pretrained_lm_checkpoint_loads_into_a_classifier(architecture, tmp_path
     assert hasattr(classifier.model, "decoder") == (architecture == "decoder")
     for name, tensor in classifier.model.state_dict().items():
         assert torch.equal(tensor, lm_state[f"model.{name}"]), name
+
+
+def test_sinusoid_table_is_the_formula_and_is_rebuilt_not_saved(tmp_path):
+    """Sinusoidal stacks look positions up in a fixed table: it equals sin/cos of the positions, checkpoints do
+    not carry it, and `from_pretrained` (which builds on the meta device) refills it."""
+    tester = TransfuseModelTester("encoder-decoder", {"position_embedding_type": "sinusoidal"})
+    model = build(LM_HEADS["encoder-decoder"], tester.get_config())
+    positions = torch.tensor([[0, 1, 7], [5, 63, 2]])
+    expected = sinusoidal_positions(positions, model.config.hidden_size, torch.float32)
+    for stack in (model.model.encoder, model.model.decoder):
+        assert torch.equal(stack.sinusoid_table[positions], expected)
+    model.save_pretrained(tmp_path)
+    assert not any("sinusoid" in key for key in load_file(tmp_path / "model.safetensors"))
+    reloaded = type(model).from_pretrained(tmp_path)
+    for stack in (reloaded.model.encoder, reloaded.model.decoder):
+        assert torch.equal(stack.sinusoid_table[positions], expected)
 
 
 @pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal", "rotary"])
