@@ -64,6 +64,9 @@ QUICK = {
     "logging_steps": 5,
 }
 DECODES = [(beams, precision) for beams in (1, 4) for precision in ("fp32", "bf16")]
+# the recipe's decoding settings, passed to every decode, so that a run trained before a recipe change decodes
+# the way the recipe does now
+DECODING_KEYS = ("length_penalty", "no_repeat_ngram_size")
 
 
 def options_of(config: dict[str, Any], quick: bool, max_steps: int | None) -> dict[str, Any]:
@@ -342,6 +345,7 @@ def main() -> None:
     if not options.no_decode:
         print("== decoding the validation sources")
         eval_flags = ["--max_eval_samples", str(values["max_eval_samples"])] if options.quick else []
+        eval_flags += [word for key in DECODING_KEYS if key in values for word in (f"--{key}", str(values[key]))]
         decode_jobs = []
         for beams, precision in DECODES:
             name = f"beam{beams}_{precision}"
