@@ -17,12 +17,12 @@ a run folder that already holds `metrics.json` (a finished run) is reused, `--re
     (bf16 autocast where the CPU multiplies bf16 natively), with `predicate_index` given and from raw sentences
     (the predicate identifier finds the predicates), and the agreement of the bf16 tags with the fp32 ones;
 (f) the predicate identifier's F1 (`predicate_f1`, every word of every distinct validation sentence);
-(g) predicate marking at equal budgets (`--marking_steps`): MiniLM in full with `pair` and `markers`, and the
-    transfuse `small` preset from scratch with `pair`, `markers` and `indicator`.
+(g) predicate marking at equal budgets (`--marking_steps`): MiniLM in full and the transfuse `small` preset from
+    scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`).
 
     python benchmarks/bench_srl.py --quick                                   # smoke: tiny budgets, a few minutes
     python benchmarks/bench_srl.py --work_dir /work/runs --json /work/runs/srl_bench.json
-    python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_markers --marking_steps 800
+    python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_pair_indicator --marking_steps 800
 
 Targets (issue 18, 2 CPU cores, <= 60 minutes of training per run): MiniLM span F1 >= 0.78; LoRA within 2 points
 of full at <= 0.6x its training memory; Viterbi never invalid and >= argmax; predicate identification F1 >= 0.90.
@@ -44,6 +44,8 @@ from typing import Any
 import yaml
 
 from common import environment, format_table, read_jsonl, save_json
+from transfuse.tasks.srl.alignment import MARKINGS  # MiniLM (BERT) has token types: every marking applies
+from transfuse.tasks.srl.task import DEFAULT_MARKING
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -57,11 +59,8 @@ MEMORY_RUNS = (
     ("memory_minilm_lora_checked", "lora", {}),
     ("memory_minilm_lora_no_checkpointing", "lora", {"check_adapter": False, "gradient_checkpointing": False}),
 )
-MARKINGS_MINILM = ("pair", "markers")
-MARKINGS_SMALL = ("pair", "markers", "indicator")
 SMALL = {"preset": "small", "architecture": "encoder", "tokenizer_kind": "bpe", "vocab_size": 8000}
 SMALL_LEARNING_RATE = 5e-4
-DEFAULT_MARKING = "pair"  # transfuse.tasks.srl.task.DEFAULT_MARKING
 
 
 @dataclass
@@ -90,10 +89,10 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     for name, kind, extra in MEMORY_RUNS:
         overrides = {"model_name_or_path": minilm, "max_steps": options.memory_steps, "max_eval_samples": 16, **extra}
         runs.append(Run(name, f"ewt_minilm_{kind}.yaml", overrides, part="memory", probe=True))
-    for marking in MARKINGS_MINILM:
+    for marking in MARKINGS:
         overrides = {"model_name_or_path": minilm, "predicate_marking": marking, **short}
         runs.append(Run(f"marking_minilm_{marking}", "ewt_minilm_full.yaml", overrides, part="marking"))
-    for marking in MARKINGS_SMALL:
+    for marking in MARKINGS:
         overrides = {**SMALL, "predicate_marking": marking, "learning_rate": SMALL_LEARNING_RATE, **short}
         runs.append(
             Run(f"marking_small_{marking}", "ewt_minilm_full.yaml", overrides, ("model_name_or_path",), "marking")

@@ -1,4 +1,4 @@
-"""Words <-> sub-words: labels on first sub-words only, predictions back for every word, three markings."""
+"""Words <-> sub-words: labels on first sub-words only, predictions back for every word, every marking."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 from transfuse.tasks.srl.alignment import (
+    INDICATED,
+    MARKINGS,
+    PAIRED,
     PREDICATE_END,
     PREDICATE_START,
     align_labels,
@@ -35,7 +38,7 @@ def splitting_tokenizer():
     return tokenizer
 
 
-@pytest.mark.parametrize("marking", ["pair", "markers", "indicator"])
+@pytest.mark.parametrize("marking", MARKINGS)
 def test_round_trip_through_sub_words(splitting_tokenizer, marking: str) -> None:
     tokenizer = splitting_tokenizer
     assert any(len(tokenizer.tokenize(word)) >= 3 for word in SENTENCES[0])  # really several pieces
@@ -56,16 +59,18 @@ def test_round_trip_through_sub_words(splitting_tokenizer, marking: str) -> None
         # each labelled position is the first sub-word of its word
         first_pieces = [tokenizer.tokenize(word)[0] for word in words]
         assert tokenizer.convert_ids_to_tokens([feature["input_ids"][p] for p in positions]) == first_pieces
-        if marking == "pair":  # the second segment (token type 1) is the predicate word
-            second = [i for i, kind in zip(feature["input_ids"], feature["token_type_ids"]) if kind == 1]
+        types, first_sep = feature.get("token_type_ids"), feature["input_ids"].index(tokenizer.sep_token_id)
+        if marking in PAIRED:  # the second segment (token type 1 after the first [SEP]) is the predicate word
+            second = [i for i, kind in zip(feature["input_ids"][first_sep:], types[first_sep:]) if kind == 1]
             alone = tokenizer(words[predicate], add_special_tokens=False)["input_ids"]
             assert tokenizer.decode(second, skip_special_tokens=True) == tokenizer.decode(alone)
         if marking == "markers":
             tokens = tokenizer.convert_ids_to_tokens(feature["input_ids"])
             assert tokens.index(PREDICATE_START) < positions[predicate] < tokens.index(PREDICATE_END)
-        if marking == "indicator":
-            types = feature["token_type_ids"]
-            marked = [i for i, value in enumerate(types) if value == 1]
+        if marking == "pair":  # the sentence itself is all token type 0
+            assert set(types[:first_sep]) == {0}
+        if marking in INDICATED:  # token type 1 on the predicate's sub-words in the sentence, and only there
+            marked = [i for i, value in enumerate(types[:first_sep]) if value == 1]
             assert marked[0] == positions[predicate] and len(marked) == len(tokenizer.tokenize(words[predicate]))
 
 

@@ -14,7 +14,9 @@ Predicate marking (`--predicate_marking`):
 * `markers`: marker tokens around the predicate (`... <predicate> killed </predicate> ...`), added to the tokenizer
   (`SrlTask.added_tokens`, embeddings resized);
 * `indicator`: token type 1 on the predicate's sub-words and 0 elsewhere (AllenNLP's predicate-indicator
-  embedding; needs a model with a token-type embedding, e.g. BERT, or a transfuse config with `type_vocab_size`).
+  embedding; needs a model with a token-type embedding, e.g. BERT, or a transfuse config with `type_vocab_size`);
+* `pair_indicator`: both, `pair`'s second segment and token type 1 on the predicate's sub-words in the sentence,
+  so the model is told the predicate's position as well as its word (a word can occur twice in a sentence).
 
 A sentence with no predicate marked (`predicate=None`) is encoded plain: that is the predicate identifier's input
 (which words are predicates), trained on the same model with `B-V` on every predicate word.
@@ -30,8 +32,16 @@ from transformers import PreTrainedTokenizerBase
 
 from ...data.collators import LABEL_PAD_ID
 
-MARKINGS = ("pair", "markers", "indicator")
+MARKINGS = ("pair", "markers", "indicator", "pair_indicator")
+PAIRED = ("pair", "pair_indicator")  # the predicate word as a second segment
+INDICATED = ("indicator", "pair_indicator")  # token type 1 on the predicate's sub-words: needs token types
 PREDICATE_START, PREDICATE_END = "<predicate>", "</predicate>"
+
+
+def model_marking(config: Any) -> str:
+    """The marking a trained model reads, from its config (`srl_predicate_marking`); `pair`, which every model
+    can read, for a config that does not say."""
+    return getattr(config, "srl_predicate_marking", None) or "pair"
 
 
 def _marked_words(words: Sequence[str], predicate: int | None, marking: str) -> tuple[list[str], list[int]]:
@@ -50,7 +60,7 @@ def _encode_group(
     marking: str,
     paired: bool,
 ) -> list[dict[str, Any]]:
-    """Encode rows that all have (paired=True, marking pair) or all lack a second segment."""
+    """Encode rows that all have (paired=True, a marking in PAIRED) or all lack a second segment."""
     marked = [_marked_words(words, predicate, marking) for words, predicate in zip(sentences, predicates)]
     texts = [words for words, _ in marked]
     seconds = [[sentence[predicate]] for sentence, predicate in zip(sentences, predicates)] if paired else None
@@ -66,10 +76,11 @@ def _encode_group(
                 first[word] = position
         features = {key: list(values[row]) for key, values in encoding.items()}
         features["word_positions"] = [first.get(i, -1) for i in index]
-        if marking == "indicator":
+        if marking in INDICATED:
             mark = -1 if predicate is None else index[predicate]
-            features["token_type_ids"] = [
-                int(word == mark and sequence == 0) for word, sequence in zip(word_ids, sequence_ids)
+            features["token_type_ids"] = [  # the second segment, if any, keeps its type 1
+                int((word == mark and sequence == 0) or sequence == 1)
+                for word, sequence in zip(word_ids, sequence_ids)
             ]
         rows.append(features)
     return rows
@@ -92,7 +103,7 @@ def encode_propositions(
         )
     features: list[dict[str, Any] | None] = [None] * len(sentences)
     for paired in (True, False):
-        rows = [i for i, p in enumerate(predicates) if (p is not None and marking == "pair") == paired]
+        rows = [i for i, p in enumerate(predicates) if (p is not None and marking in PAIRED) == paired]
         if not rows:
             continue
         group = [sentences[i] for i in rows], [predicates[i] for i in rows]
@@ -105,7 +116,7 @@ def encode_propositions(
             words = [
                 unknown if position == -1 else word for word, position in zip(sentences[i], feature["word_positions"])
             ]
-            paired = predicates[i] is not None and marking == "pair"
+            paired = predicates[i] is not None and marking in PAIRED
             features[i] = _encode_group(tokenizer, [words], [predicates[i]], marking, paired)[0]
     return features  # type: ignore[return-value]
 
@@ -124,10 +135,13 @@ def word_scores(token_logits: np.ndarray, word_positions: Sequence[int]) -> np.n
 
 
 __all__ = [
+    "INDICATED",
     "MARKINGS",
+    "PAIRED",
     "PREDICATE_END",
     "PREDICATE_START",
     "align_labels",
     "encode_propositions",
+    "model_marking",
     "word_scores",
 ]

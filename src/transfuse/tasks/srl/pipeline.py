@@ -18,7 +18,7 @@ from typing import Any
 from transformers import AutoModelForTokenClassification, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .alignment import encode_propositions, word_scores
+from .alignment import encode_propositions, model_marking, word_scores
 from .decoding import DECODINGS, decode, frame
 from .inference import feature_logits, find_predicates, split_words
 
@@ -47,7 +47,7 @@ class SemanticRoleLabelingPipeline(Pipeline):
 
     @property
     def _marking(self) -> str:
-        return getattr(self.model.config, "srl_predicate_marking", None) or "pair"
+        return model_marking(self.model.config)
 
     def preprocess(self, inputs: Any, max_length: int | None = None) -> dict[str, Any]:
         max_length = max_length or getattr(self.tokenizer, "model_max_length", 512)

@@ -32,7 +32,16 @@ from ...data.outputs import write_jsonl
 from ...data.validation import BadRow, DataValidationError, SkipReport
 from ...metrics.srl import conll05_metrics, srl_metrics
 from ..base import Split, Task
-from .alignment import MARKINGS, PREDICATE_END, PREDICATE_START, align_labels, encode_propositions, word_scores
+from .alignment import (
+    INDICATED,
+    MARKINGS,
+    PREDICATE_END,
+    PREDICATE_START,
+    align_labels,
+    encode_propositions,
+    model_marking,
+    word_scores,
+)
 from .data import (
     OUTSIDE,
     conll_lines,
@@ -48,7 +57,9 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("jsonl", "conll")
 OWN_SUFFIXES = (".conll", ".txt", ".jsonl", ".json")
-DEFAULT_MARKING = "pair"
+# the predicate's word as a second segment and its position as token type 1: +3.7 span F1 over `pair` alone at
+# equal budgets (benchmarks/README.md, bench_srl.py part g); models without a token-type embedding get `pair`
+DEFAULT_MARKING, FALLBACK_MARKING = "pair_indicator", "pair"
 PLACEHOLDER = -2  # example_index of a feature that answers no row
 
 
@@ -78,9 +89,11 @@ class SrlArguments:
         default=None,
         metadata={
             "help": "How the model is told the predicate: pair (sentence + predicate word as a second segment, "
-            "Shi & Lin 2019), markers (<predicate> ... </predicate> tokens added to the tokenizer) or indicator "
+            "Shi & Lin 2019), markers (<predicate> ... </predicate> tokens added to the tokenizer), indicator "
             "(token type 1 on the predicate; models with a token-type embedding, e.g. BERT, or a transfuse "
-            f"model). Default: {DEFAULT_MARKING} when training, the model's own at evaluate/predict.",
+            "model) or pair_indicator (both pair and indicator: the predicate's word and its position). "
+            f"Default when training: {DEFAULT_MARKING}, or {FALLBACK_MARKING} for a model without a token-type "
+            "embedding (RoBERTa, DistilBERT); at evaluate/predict, the model's own.",
             "choices": list(MARKINGS),
         },
     )
@@ -139,6 +152,17 @@ def _has_token_types(config: PretrainedConfig) -> bool:
     return config.model_type == "transfuse" or (getattr(config, "type_vocab_size", 0) or 0) >= 2
 
 
+def _pretrained_config(path: str | None, trust_remote_code: bool) -> PretrainedConfig | None:
+    """The config of the model to fine-tune; None for a model built from scratch, or one whose config cannot be
+    read here (loading it reports why)."""
+    if not path:
+        return None
+    try:
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError):
+        return None
+
+
 class SrlTask(Task):
     """PropBank-style semantic role labelling: BIO tags over the words, for one predicate at a time."""
 
@@ -164,15 +188,25 @@ class SrlTask(Task):
         task = args.task
         if task.output_format != "jsonl" and command != "predict":
             raise ValueError(f"--output_format {task.output_format} applies to predict only; drop it for {command}.")
-        path = getattr(args.model, "model_name_or_path", None)
-        if command != "train" or task.predicate_marking != "indicator" or not path or not Path(path).is_dir():
+        if command != "train" or task.predicate_marking not in (None, *INDICATED):
             return
-        config = AutoConfig.from_pretrained(path, trust_remote_code=getattr(args.model, "trust_remote_code", False))
-        if not _has_token_types(config):
+        path = getattr(args.model, "model_name_or_path", None)
+        config = _pretrained_config(path, getattr(args.model, "trust_remote_code", False))
+        token_types = config is None or _has_token_types(config)  # None: a transfuse model, built with them
+        if task.predicate_marking is None:
+            task.predicate_marking = DEFAULT_MARKING if token_types else FALLBACK_MARKING
+            if not token_types:
+                logger.info(
+                    "%s (%s) has no token-type embedding: marking the predicate with --predicate_marking %s",
+                    path,
+                    config.model_type,
+                    FALLBACK_MARKING,
+                )
+        elif not token_types:
             raise ValueError(
-                f"--predicate_marking indicator needs a token-type embedding, and {path} ({config.model_type}, "
-                f"type_vocab_size={getattr(config, 'type_vocab_size', None)}) has none; use --predicate_marking pair "
-                "or markers with this model."
+                f"--predicate_marking {task.predicate_marking} needs a token-type embedding, and {path} "
+                f"({config.model_type}, type_vocab_size={getattr(config, 'type_vocab_size', None)}) has none; use "
+                f"--predicate_marking {FALLBACK_MARKING} or markers with this model."
             )
 
     # ---- data ------------------------------------------------------------------------------------------
@@ -294,7 +328,7 @@ class SrlTask(Task):
                 f"{getattr(config, '_name_or_path', 'the model')}: its labels {self.labels[:6]} are not SRL tags "
                 "(O, B-V, B-ARG0, ...); point --model_name_or_path at a model trained with `transfuse train srl`."
             )
-        stored = getattr(config, "srl_predicate_marking", None) or DEFAULT_MARKING
+        stored = model_marking(config)
         if self.args.predicate_marking is not None and self.args.predicate_marking != stored:
             raise ValueError(
                 f"--predicate_marking {self.args.predicate_marking} differs from the model's {stored!r}: a model "
@@ -312,7 +346,7 @@ class SrlTask(Task):
             "srl_predicate_marking": self.marking,
             "srl_predicate_identifier": self.identifier,
         }
-        if self.marking == "indicator":
+        if self.marking in INDICATED:
             updates["type_vocab_size"] = 2  # a transfuse model grows the table; BERT-style models already have it
         return updates
 
@@ -332,9 +366,9 @@ class SrlTask(Task):
                 "(Task.added_tokens adds them when the model is loaded for training); use a run folder trained with "
                 "markers, or --predicate_marking pair."
             )
-        if self.marking == "indicator" and (getattr(config, "type_vocab_size", 0) or 0) < 2:
+        if self.marking in INDICATED and (getattr(config, "type_vocab_size", 0) or 0) < 2:
             raise ValueError(
-                f"--predicate_marking indicator needs a token-type embedding; this {config.model_type} model has "
+                f"--predicate_marking {self.marking} needs a token-type embedding; this {config.model_type} model has "
                 f"type_vocab_size={getattr(config, 'type_vocab_size', None)}. Use --predicate_marking pair or markers."
             )
 
