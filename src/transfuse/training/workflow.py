@@ -90,14 +90,17 @@ def load_raw_splits(task: Task, args: ParsedArguments, splits: list[str]) -> dic
     return raw
 
 
-def prepare_data(task: Task, args: ParsedArguments, splits: list[str]) -> PreparedData:
-    """Load `splits`, check their columns and rows, and fit the task on the training split if there is one.
+def prepare_data(
+    task: Task, args: ParsedArguments, splits: list[str], raw: dict[str, RawSplit] | None = None
+) -> PreparedData:
+    """Load `splits` (or take them already loaded: `raw`), check their columns and rows, and fit the task on the
+    training split if there is one.
 
     Rows are checked in order train -> validation, so a label unseen in training is caught in validation
     (whose labels come from the model's config when there is no training split).
     """
     data = args.data
-    raw = load_raw_splits(task, args, splits)
+    raw = load_raw_splits(task, args, splits) if raw is None else raw
     limits = {"train": data.max_train_samples, "validation": data.max_eval_samples}
     prepared = PreparedData(examples={}, sources={})
     for split in ("train", "validation"):
@@ -256,6 +259,7 @@ def _hyperparameters(args: ParsedArguments) -> dict[str, Any]:
 
 
 def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack: ExitStack):
+    """(task, loaded model, the raw split): read once, before the model is loaded, so wrong columns fail fast."""
     check_arguments(args, command)
     if args.training.output_dir in (None, DEFAULT_OUTPUT_DIR):  # the Trainer creates its folder: keep it out of cwd
         args.training.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"transfuse-{command}-"))
@@ -266,7 +270,7 @@ def _inference_setup(task_name: str, args: ParsedArguments, command: str, stack:
     loaded = load_for_evaluation(task, args.model)  # labels come from the model, before the rows are checked
     task.max_seq_length = inference_length(args, loaded)
     task.attach(loaded.tokenizer, loaded.model.config)
-    return task, loaded
+    return task, loaded, raw
 
 
 def record_max_length(tokenizer: Any, max_seq_length: int) -> None:
@@ -307,8 +311,8 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
     """Score a trained model on the validation data; returns (and, with --output_dir, writes) the metrics."""
     explicit_output = args.training.output_dir not in (None, DEFAULT_OUTPUT_DIR)
     with ExitStack() as stack:
-        task, loaded = _inference_setup(task_name, args, "evaluate", stack)
-        data = prepare_data(task, args, ["validation"])
+        task, loaded, raw = _inference_setup(task_name, args, "evaluate", stack)
+        data = prepare_data(task, args, ["validation"], {"validation": raw})
         examples = data.examples["validation"]
         features = _preprocess(task, args, loaded, examples, "validation")
         truncated = _report_truncation(features, task.max_seq_length, data.sources["validation"])
@@ -343,9 +347,7 @@ def predict(task_name: str, args: ParsedArguments, command: str = "predict") -> 
     if run.output_file:
         check_output_file(run.output_file, data.test_file, run.overwrite_output_file)
     with ExitStack() as stack:
-        task, loaded = _inference_setup(task_name, args, "predict", stack)
-        raw = load_raw_splits(task, args, ["test"])["test"]
-        check_columns(raw.examples, task.input_columns(), raw.source)
+        task, loaded, raw = _inference_setup(task_name, args, "predict", stack)  # input columns checked there
         examples = raw.examples.select_columns(list(task.input_columns()))
         bad_rows = task.find_bad_rows(examples, "test")
         if bad_rows and not data.skip_bad_rows:
