@@ -4,6 +4,7 @@
   `--fp16` / `--fp32` wins, and a tiny model's loss curve under bf16 follows the fp32 one;
 * evaluation and prediction in length-sorted (and token-budgeted) batches answer row i on line i, exactly as
   in dataset order;
+* length-grouped training batches are the Trainer's, in a shuffled order;
 * `--torch_compile` trains and predicts with a transfuse model on the CPU.
 """
 
@@ -16,12 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import check_arguments, parse_arguments, precision, workflow
 from transfuse.training.precision import resolve_training_precision, use_bf16_inference
-from transfuse.training.trainer import feature_lengths, loader_order, token_budget_batches, unpermute
+from transfuse.training.trainer import (
+    ShuffledLengthGroupedSampler,
+    feature_lengths,
+    loader_order,
+    token_budget_batches,
+    unpermute,
+)
 
 
 def varied_rows(sentiment_rows, n: int, seed: int) -> dict[str, list]:
@@ -103,6 +112,28 @@ def test_bf16_training_follows_the_fp32_loss_curve(
     assert fp32[-1] < 0.6 * fp32[0] and bf16[-1] < 0.6 * bf16[0]  # both learned the one-word rule
     np.testing.assert_allclose(bf16, fp32, rtol=0.1, atol=0.02)
     assert results["bf16"]["train"]["train_loss"] == pytest.approx(results["fp32"]["train"]["train_loss"], rel=0.05)
+
+
+# ---- length-grouped training batches ----------------------------------------------------------------------
+
+
+def test_length_grouped_batches_come_in_a_shuffled_order() -> None:
+    lengths = np.random.default_rng(0).integers(1, 64, size=4011).tolist()  # 125 batches of 32 and one of 11
+    stock = LengthGroupedSampler(32, lengths=lengths, generator=torch.Generator().manual_seed(0))
+    shuffled = ShuffledLengthGroupedSampler(32, lengths=lengths, generator=torch.Generator().manual_seed(0))
+    stock_batches, batches = (list(chunks(list(sampler), 32)) for sampler in (stock, shuffled))
+    assert sorted(map(sorted, batches)) == sorted(map(sorted, stock_batches))  # the same batches: no row lost
+    assert batches[0] == stock_batches[0] and max(lengths[i] for i in batches[0]) == max(lengths)
+    assert len(batches[-1]) == 11  # the short batch stays last: every other one keeps its 32 rows
+    # the stock order runs longest to shortest within each group of batches; the shuffled one does not
+    longest = [max(lengths[i] for i in batch) for batch in batches[1:-1]]
+    stock_longest = [max(lengths[i] for i in batch) for batch in stock_batches[1:-1]]
+    descents = [sum(a >= b for a, b in zip(run, run[1:])) / (len(run) - 1) for run in (longest, stock_longest)]
+    assert descents[1] > 0.9 and descents[0] < 0.75
+
+
+def chunks(items: list[int], size: int):
+    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 # ---- length-sorted, token-budgeted inference in input order ------------------------------------------------

@@ -14,6 +14,9 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
   runs under bf16 autocast where the hardware multiplies bf16 natively, unless the user set `--bf16`/`--fp16`
   or asked for `--fp32` (`resolve_training_precision`). `--bf16_full_eval` (the Trainer's own flag) also casts
   the weights to bf16 for `transfuse evaluate/predict`.
+* Length-grouped training batches (`--train_sampling_strategy group_by_length`): the Trainer's groups (rows of
+  similar length in each batch), served in a shuffled batch order instead of longest to shortest within each
+  group of 50 batches (`ShuffledLengthGroupedSampler`).
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
@@ -41,6 +44,7 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import EvalLoopOutput, has_length
 
 from ..common.checkpointing import AtomicCheckpointMixin
@@ -82,6 +86,27 @@ def token_budget_batches(
     if batch:
         batches.append(batch)
     return batches
+
+
+class ShuffledLengthGroupedSampler(LengthGroupedSampler):
+    """The Trainer's length-grouped batches, in a shuffled order.
+
+    `LengthGroupedSampler` sorts each mega-batch (50 batches of a random permutation) longest first and serves its
+    batches in that order, so every 50 steps the model sees its longest rows, then shorter and shorter ones: on
+    SST-2, where length goes with the kind of phrase, that sawtooth costs accuracy per step. Here the batches are
+    the same (the padding saving is kept) but, after the first (the longest, so an out-of-memory error comes
+    first), they come in a random order; a short last batch stays last, so every batch keeps its boundaries. The
+    same random source as the Trainer's sampler (the global torch generator unless one is given): a resumed run
+    replays the same order.
+    """
+
+    def __iter__(self) -> Iterator[int]:
+        indices = get_length_grouped_indices(self.lengths, self.batch_size, generator=self.generator)
+        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        short = [batches.pop()] if len(batches) > 1 and len(batches[-1]) < self.batch_size else []
+        middle = batches[1:]
+        shuffled = [middle[i] for i in torch.randperm(len(middle), generator=self.generator).tolist()]
+        return iter([index for batch in [*batches[:1], *shuffled, *short] for index in batch])
 
 
 class OrderedSampler(Sampler[int]):
@@ -235,6 +260,14 @@ class TaskTrainerMixin:
             return None
         names = getattr(self.processing_class, "model_input_names", None) or ["input_ids"]
         return feature_lengths(dataset, names[0])
+
+    def _get_train_sampler(self, train_dataset: Dataset | None = None) -> Sampler | None:
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:  # noqa: E721  (exactly the Trainer's, not a subclass)
+            return ShuffledLengthGroupedSampler(
+                sampler.batch_size, lengths=sampler.lengths, generator=sampler.generator
+            )
+        return sampler
 
     def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
         """Longest features first (`sort_by_length`), else dataset order; never the Trainer's random groups.
