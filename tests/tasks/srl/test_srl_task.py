@@ -11,7 +11,9 @@ from transformers import BertConfig, DistilBertConfig, RobertaConfig, pipeline
 
 import transfuse  # noqa: F401  (registers the transfuse model type)
 from transfuse.tasks import get_task_class
+from transfuse.tasks.srl.alignment import INDICATED
 from transfuse.tasks.srl.data import read_conll
+from transfuse.tasks.srl.task import DEFAULT_MARKING, FALLBACK_MARKING
 from transfuse.training import check_arguments, parse_arguments, workflow
 
 from .synthetic import propositions, raw_sentences
@@ -111,27 +113,28 @@ def test_evaluate_reports_unseen_roles_and_argmax(trained) -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "expected"),
+    ("config", "token_types"),
     [
-        (None, "pair_indicator"),  # a transfuse model from scratch: built with a token-type table
-        (BertConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2), "pair_indicator"),
-        (DistilBertConfig(vocab_size=64, dim=8, n_layers=1, n_heads=2, hidden_dim=16), "pair"),
+        (None, True),  # a transfuse model from scratch: built with a token-type table
+        (BertConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2), True),
+        (DistilBertConfig(vocab_size=64, dim=8, n_layers=1, n_heads=2, hidden_dim=16), False),
         (
             RobertaConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, type_vocab_size=1),
-            "pair",  # roberta-base's config: one token type
+            False,  # roberta-base's config: one token type
         ),
     ],
 )
-def test_default_marking_follows_the_model_token_types(tmp_path, config, expected: str) -> None:
+def test_default_marking_follows_the_model_token_types(tmp_path, config, token_types: bool) -> None:
+    assert DEFAULT_MARKING in INDICATED and FALLBACK_MARKING not in INDICATED
     model = ["--preset", "tiny"] if config is None else ["--model_name_or_path", str(tmp_path / "model")]
     model += ["--train_file", "train.jsonl", "--output_dir", str(tmp_path / "run")]
     if config is not None:
         config.save_pretrained(tmp_path / "model")
     args = parse_arguments(get_task_class("srl"), model, "train")
     check_arguments(args, "train")
-    assert args.task.predicate_marking == expected
-    if expected == "pair":  # a marking that needs token types is refused, naming the one that works
-        for marking in ("indicator", "pair_indicator"):
+    assert args.task.predicate_marking == (DEFAULT_MARKING if token_types else FALLBACK_MARKING)
+    if not token_types:  # a marking that needs token types is refused, naming the one that works
+        for marking in INDICATED:
             chosen = parse_arguments(get_task_class("srl"), [*model, "--predicate_marking", marking], "train")
             with pytest.raises(ValueError, match=f"--predicate_marking {marking} needs a token-type embedding.*pair"):
                 check_arguments(chosen, "train")
