@@ -132,6 +132,20 @@ def test_length_grouped_batches_come_in_a_shuffled_order() -> None:
     assert descents[1] > 0.9 and descents[0] < 0.75
 
 
+def test_the_trainer_serves_length_groups_shuffled(
+    monkeypatch, sentiment_rows, write_data, tiny_flags, tmp_path
+) -> None:
+    built = capture_trainers(monkeypatch)
+    flags = ["--train_file", write_data("train.jsonl", varied_rows(sentiment_rows, 64, seed=0)), *tiny_flags]
+    grouped = [*flags, "--train_sampling_strategy", "group_by_length"]
+    workflow.train("classification", parse_arguments(ClassificationTask, grouped), "test")
+    assert type(built[-1]._get_train_sampler()) is ShuffledLengthGroupedSampler
+    workflow.train(
+        "classification", parse_arguments(ClassificationTask, [*flags, "--output_dir", str(tmp_path / "r")]), "t"
+    )
+    assert not isinstance(built[-1]._get_train_sampler(), LengthGroupedSampler)  # random batches stay the Trainer's
+
+
 def chunks(items: list[int], size: int):
     return (items[i : i + size] for i in range(0, len(items), size))
 

@@ -95,9 +95,9 @@ class ShuffledLengthGroupedSampler(LengthGroupedSampler):
     batches in that order, so every 50 steps the model sees its longest rows, then shorter and shorter ones: on
     SST-2, where length goes with the kind of phrase, that sawtooth costs accuracy per step. Here the batches are
     the same (the padding saving is kept) but, after the first (the longest, so an out-of-memory error comes
-    first), they come in a random order; a short last batch stays last, so every batch keeps its boundaries. The
-    same random source as the Trainer's sampler (the global torch generator unless one is given): a resumed run
-    replays the same order.
+    first), they come in a random order; a short last batch stays last, so every batch keeps its boundaries. It
+    draws from the same random source as the Trainer's sampler (the global torch generator unless one is given),
+    so seeding and resuming behave as they do with it.
     """
 
     def __iter__(self) -> Iterator[int]:
@@ -263,7 +263,7 @@ class TaskTrainerMixin:
 
     def _get_train_sampler(self, train_dataset: Dataset | None = None) -> Sampler | None:
         sampler = super()._get_train_sampler(train_dataset)
-        if type(sampler) is LengthGroupedSampler:  # noqa: E721  (exactly the Trainer's, not a subclass)
+        if type(sampler) is LengthGroupedSampler:  # exactly the Trainer's, not a subclass
             return ShuffledLengthGroupedSampler(
                 sampler.batch_size, lengths=sampler.lengths, generator=sampler.generator
             )

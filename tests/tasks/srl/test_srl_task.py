@@ -11,9 +11,9 @@ from transformers import BertConfig, DistilBertConfig, RobertaConfig, pipeline
 
 import transfuse  # noqa: F401  (registers the transfuse model type)
 from transfuse.tasks import get_task_class
-from transfuse.tasks.srl.alignment import INDICATED
+from transfuse.tasks.srl.alignment import FALLBACK_MARKING, INDICATED
 from transfuse.tasks.srl.data import read_conll
-from transfuse.tasks.srl.task import DEFAULT_MARKING, FALLBACK_MARKING
+from transfuse.tasks.srl.task import DEFAULT_MARKING
 from transfuse.training import check_arguments, parse_arguments, workflow
 
 from .synthetic import propositions, raw_sentences

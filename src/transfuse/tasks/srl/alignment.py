@@ -35,13 +35,14 @@ from ...data.collators import LABEL_PAD_ID
 MARKINGS = ("pair", "markers", "indicator", "pair_indicator")
 PAIRED = ("pair", "pair_indicator")  # the predicate word as a second segment
 INDICATED = ("indicator", "pair_indicator")  # token type 1 on the predicate's sub-words: needs token types
+FALLBACK_MARKING = "pair"  # the marking every model can read: no token types, no added tokens
 PREDICATE_START, PREDICATE_END = "<predicate>", "</predicate>"
 
 
 def model_marking(config: Any) -> str:
-    """The marking a trained model reads, from its config (`srl_predicate_marking`); `pair`, which every model
-    can read, for a config that does not say."""
-    return getattr(config, "srl_predicate_marking", None) or "pair"
+    """The marking a trained model reads, from its config (`srl_predicate_marking`); `FALLBACK_MARKING`, which
+    every model can read, for a config that does not say."""
+    return getattr(config, "srl_predicate_marking", None) or FALLBACK_MARKING
 
 
 def _marked_words(words: Sequence[str], predicate: int | None, marking: str) -> tuple[list[str], list[int]]:
@@ -135,6 +136,7 @@ def word_scores(token_logits: np.ndarray, word_positions: Sequence[int]) -> np.n
 
 
 __all__ = [
+    "FALLBACK_MARKING",
     "INDICATED",
     "MARKINGS",
     "PAIRED",

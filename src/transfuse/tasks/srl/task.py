@@ -33,6 +33,7 @@ from ...data.validation import BadRow, DataValidationError, SkipReport
 from ...metrics.srl import conll05_metrics, srl_metrics
 from ..base import Split, Task
 from .alignment import (
+    FALLBACK_MARKING,
     INDICATED,
     MARKINGS,
     PREDICATE_END,
@@ -60,7 +61,7 @@ OWN_SUFFIXES = (".conll", ".txt", ".jsonl", ".json")
 # token type 1 on the predicate's sub-words: +4.6 span F1 over `pair` at equal steps, 13% less time per step than
 # `pair_indicator`, and F1 0.761 in the full run (benchmarks/README.md, bench_srl.py part g); models without a
 # token-type embedding get `pair`
-DEFAULT_MARKING, FALLBACK_MARKING = "indicator", "pair"
+DEFAULT_MARKING = "indicator"
 PLACEHOLDER = -2  # example_index of a feature that answers no row
 
 
@@ -153,6 +154,14 @@ def _has_token_types(config: PretrainedConfig) -> bool:
     return config.model_type == "transfuse" or (getattr(config, "type_vocab_size", 0) or 0) >= 2
 
 
+def _no_token_types(marking: str, model: str, config: PretrainedConfig) -> ValueError:
+    return ValueError(
+        f"--predicate_marking {marking} needs a token-type embedding, and {model} ({config.model_type}, "
+        f"type_vocab_size={getattr(config, 'type_vocab_size', None)}) has none; use --predicate_marking "
+        f"{FALLBACK_MARKING} or markers with this model."
+    )
+
+
 def _pretrained_config(path: str | None, trust_remote_code: bool) -> PretrainedConfig | None:
     """The config of the model to fine-tune; None for a model built from scratch, or one whose config cannot be
     read here (loading it reports why)."""
@@ -204,11 +213,7 @@ class SrlTask(Task):
                     FALLBACK_MARKING,
                 )
         elif not token_types:
-            raise ValueError(
-                f"--predicate_marking {task.predicate_marking} needs a token-type embedding, and {path} "
-                f"({config.model_type}, type_vocab_size={getattr(config, 'type_vocab_size', None)}) has none; use "
-                f"--predicate_marking {FALLBACK_MARKING} or markers with this model."
-            )
+            raise _no_token_types(task.predicate_marking, path, config)
 
     # ---- data ------------------------------------------------------------------------------------------
 
@@ -367,11 +372,8 @@ class SrlTask(Task):
                 "(Task.added_tokens adds them when the model is loaded for training); use a run folder trained with "
                 "markers, or --predicate_marking pair."
             )
-        if self.marking in INDICATED and (getattr(config, "type_vocab_size", 0) or 0) < 2:
-            raise ValueError(
-                f"--predicate_marking {self.marking} needs a token-type embedding; this {config.model_type} model has "
-                f"type_vocab_size={getattr(config, 'type_vocab_size', None)}. Use --predicate_marking pair or markers."
-            )
+        if self.marking in INDICATED and (getattr(config, "type_vocab_size", 0) or 0) < 2:  # the loaded model
+            raise _no_token_types(self.marking, "the loaded model", config)
 
     # ---- features --------------------------------------------------------------------------------------
 
