@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -93,3 +96,15 @@ def test_flatten_metrics() -> None:
     flat = flatten_metrics(out)
     assert flat["accuracy"] == 1.0 and flat["per_class_pos_f1"] == 1.0 and flat["per_class_neg_support"] == 1
     assert all(not isinstance(v, dict) for v in flat.values())
+
+
+def test_importing_the_classification_task_leaves_scikit_learn_unloaded() -> None:
+    """`predict` scores nothing, so the metrics import scikit-learn and scipy.stats when called (0.6 s of
+    every command's start-up otherwise)."""
+    probe = (
+        "import sys, transfuse.tasks.classification; "
+        "print([m for m in ('sklearn', 'scipy.stats') if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

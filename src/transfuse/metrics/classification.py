@@ -7,7 +7,8 @@ Thin, offline wrappers over scikit-learn and scipy so every task module reports 
 * :func:`regression_metrics` -- real-valued targets such as STS-B (Pearson, Spearman, MSE).
 
 Nothing here is computed by hand: the numbers are exactly scikit-learn's / scipy's, converted to plain
-Python floats so results are JSON-serialisable.
+Python floats so results are JSON-serialisable. Each function imports them when called: `predict` scores
+nothing, and importing scikit-learn and scipy.stats costs every command about 0.6 s of start-up.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import (
-    accuracy_score,
-    classification_report,
-    f1_score,
-    matthews_corrcoef,
-    mean_squared_error,
-)
 
 from ._common import check_same_length
 
@@ -34,6 +27,8 @@ def _per_class_report(
     references: np.ndarray, predictions: np.ndarray, labels: Sequence[int], names: Sequence[str]
 ) -> dict[str, dict[str, float | int]]:
     """Per-label precision/recall/f1/support from sklearn's ``classification_report`` (aggregates dropped)."""
+    from sklearn.metrics import classification_report
+
     report = classification_report(
         references,
         predictions,
@@ -90,6 +85,8 @@ def classification_metrics(
         if unknown:
             raise ValueError(f"label ids {unknown} are outside label_names (0..{len(names) - 1})")
 
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
     return {
         "accuracy": float(accuracy_score(refs, preds)),
         "f1_macro": float(f1_score(refs, preds, average="macro", zero_division=0)),
@@ -123,6 +120,8 @@ def multilabel_metrics(predictions: Any, references: Any, label_names: Sequence[
     if len(names) != n_labels:
         raise ValueError(f"got {len(names)} label_names for {n_labels} label columns")
 
+    from sklearn.metrics import accuracy_score, f1_score
+
     return {
         "f1_micro": float(f1_score(refs, preds, average="micro", zero_division=0)),
         "f1_macro": float(f1_score(refs, preds, average="macro", zero_division=0)),
@@ -149,6 +148,9 @@ def regression_metrics(predictions: Any, references: Any) -> dict[str, float]:
     if preds.ndim != 1 or refs.ndim != 1:
         raise ValueError(f"regression predictions/references must be 1-D, got {preds.shape} and {refs.shape}")
     check_same_length(preds, refs)
+    from scipy import stats
+    from sklearn.metrics import mean_squared_error
+
     return {
         "pearson": float(stats.pearsonr(preds, refs).statistic),
         "spearman": float(stats.spearmanr(preds, refs).statistic),
