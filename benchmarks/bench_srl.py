@@ -18,11 +18,13 @@ a run folder that already holds `metrics.json` (a finished run) is reused, `--re
     (the predicate identifier finds the predicates), and the agreement of the bf16 tags with the fp32 ones;
 (f) the predicate identifier's F1 (`predicate_f1`, every word of every distinct validation sentence);
 (g) predicate marking at equal budgets (`--marking_steps`): MiniLM in full and the transfuse `small` preset from
-    scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`).
+    scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`);
+(h) the learning rate of MiniLM full fine-tuning at the same budget (`LEARNING_RATES`), against the shipped config's.
 
     python benchmarks/bench_srl.py --quick                                   # smoke: tiny budgets, a few minutes
     python benchmarks/bench_srl.py --work_dir /work/runs --json /work/runs/srl_bench.json
     python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_pair_indicator --marking_steps 800
+    python benchmarks/bench_srl.py --runs lr_minilm_1e-04 lr_minilm_2e-04 lr_minilm_3e-04 lr_minilm_5e-04
 
 Targets (issue 18, 2 CPU cores, <= 60 minutes of training per run): MiniLM span F1 >= 0.78; LoRA within 2 points
 of full at <= 0.6x its training memory; Viterbi never invalid and >= argmax; predicate identification F1 >= 0.90.
@@ -61,6 +63,7 @@ MEMORY_RUNS = (
 )
 SMALL = {"preset": "small", "architecture": "encoder", "tokenizer_kind": "bpe", "vocab_size": 8000}
 SMALL_LEARNING_RATE = 5e-4
+LEARNING_RATES = (1e-4, 2e-4, 3e-4, 5e-4)  # part (h), MiniLM full fine-tuning
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Run:
     config: str
     overrides: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
-    part: str = "main"  # main | memory | marking
+    part: str = "main"  # main | memory | marking | learning_rate
     probe: bool = False  # run under rss_probe.py
 
 
@@ -97,6 +100,9 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
         runs.append(
             Run(f"marking_small_{marking}", "ewt_minilm_full.yaml", overrides, ("model_name_or_path",), "marking")
         )
+    for rate in LEARNING_RATES:
+        overrides = {"model_name_or_path": minilm, "learning_rate": rate, **short}
+        runs.append(Run(f"lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="learning_rate"))
     return runs
 
 
@@ -537,6 +543,31 @@ def print_report(results: dict[str, Any]) -> None:
                     f"   {model}: best marking {best} ({scored[best]:.4f}); this {verdict} the default "
                     f"{DEFAULT_MARKING}"
                 )
+    rates = results.get("learning_rate", {})
+    if rates:
+        steps = QUICK["max_steps"] if results["settings"]["quick"] else results["settings"]["marking_steps"]
+        print(f"\n(h) learning rate, MiniLM full fine-tuning at equal budgets ({steps} steps)")
+        rows = [
+            [
+                name,
+                f"{m['learning_rate']:g}",
+                m.get("steps"),
+                _f(m.get("train_minutes"), ".1f"),
+                _f(m.get("f1")),
+                _f(m.get("predicate_f1")),
+                m.get("status"),
+            ]
+            for name, m in rates.items()
+        ]
+        print(format_table(["run", "learning rate", "steps", "train min", "span F1", "predicate F1", "status"], rows))
+        scored = {m["learning_rate"]: m["f1"] for m in rates.values() if m.get("f1")}
+        if scored:
+            best = max(scored, key=scored.get)
+            shipped = float(yaml.safe_load((CONFIGS / "ewt_minilm_full.yaml").read_text())["learning_rate"])
+            print(
+                f"   best {best:g} ({scored[best]:.4f}) at {steps} steps; ewt_minilm_full.yaml ships {shipped:g} "
+                "(a full run's best rate is at most a short run's)"
+            )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -550,7 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="+", default=None, help="Only these named runs (default: all).")
     parser.add_argument("--retrain", action="store_true", help="Train (and evaluate) again over finished runs.")
     parser.add_argument("--max_train_minutes", type=float, default=57.0, help="Training budget of every run.")
-    parser.add_argument("--marking_steps", type=int, default=800, help="Steps of each predicate-marking run.")
+    parser.add_argument(
+        "--marking_steps", type=int, default=800, help="Steps of each equal-budget run (markings, learning rates)."
+    )
     parser.add_argument("--memory_steps", type=int, default=None, help="Steps of each memory run (40; quick 4).")
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every subprocess (default 1).")
     parser.add_argument("--quick", action="store_true", help="Smoke: 256 rows, 6 steps, 48 validation rows.")
@@ -636,13 +669,25 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in results["runs"].items():
         if not name.startswith("marking_"):
             continue
-        _, model, marking = name.split("_")
+        _, model, marking = name.split("_", 2)  # pair_indicator keeps its underscore
         entry = {"model": model, "marking": marking, "status": result["status"]}
         if "metrics" in result:
             scores = result["metrics"].get("eval", {})
             entry.update(f1=scores.get("f1"), predicate_f1=scores.get("predicate_f1"))
             entry.update({k: results["training"][name][k] for k in ("steps", "train_minutes")})
         results["marking"][name] = entry
+
+    results["learning_rate"] = {}
+    for run in runs:
+        result = results["runs"].get(run.name)
+        if run.part != "learning_rate" or result is None:
+            continue
+        entry = {"learning_rate": run.overrides["learning_rate"], "status": result["status"]}
+        if "metrics" in result:
+            scores = result["metrics"].get("eval", {})
+            entry.update(f1=scores.get("f1"), predicate_f1=scores.get("predicate_f1"))
+            entry.update({k: results["training"][run.name][k] for k in ("steps", "train_minutes")})
+        results["learning_rate"][run.name] = entry
 
     print_report(results)
     if options.json:
