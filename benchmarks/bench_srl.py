@@ -536,7 +536,9 @@ def print_report(results: dict[str, Any]) -> None:
         )
         for model in ("minilm", "small"):
             scored = {m["marking"]: m["f1"] for m in marking.values() if m.get("model") == model and m.get("f1")}
-            if scored:
+            if 0 < len(scored) < len(MARKINGS):  # a verdict needs every marking
+                print(f"   {model}: {len(scored)} of {len(MARKINGS)} markings scored; no verdict on the default")
+            elif scored:
                 best = max(scored, key=scored.get)
                 verdict = "supports" if best == DEFAULT_MARKING else "does not support"
                 print(
