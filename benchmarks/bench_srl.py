@@ -410,6 +410,25 @@ def _f(value: Any, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def print_equal_budget_runs(entries: dict[str, dict], columns: dict[str, str]) -> None:
+    """One table of equal-budget runs (parts g and h): the run, its `columns` (header -> entry key), then the
+    steps, minutes and scores every such run has."""
+    rows = [
+        [
+            name,
+            *(f"{m.get(key)}" for key in columns.values()),
+            m.get("steps"),
+            _f(m.get("train_minutes"), ".1f"),
+            _f(m.get("f1")),
+            _f(m.get("predicate_f1")),
+            m.get("status"),
+        ]
+        for name, m in entries.items()
+    ]
+    headers = ["run", *columns, "steps", "train min", "span F1", "predicate F1", "status"]
+    print(format_table(headers, rows))
+
+
 def print_report(results: dict[str, Any]) -> None:
     evaluations = results.get("evaluations", {})
     if evaluations:
@@ -514,26 +533,11 @@ def print_report(results: dict[str, Any]) -> None:
         for key in ("given_agreement", "raw_agreement"):
             if key in predict:
                 print(f"   {key}: {json.dumps(predict[key])}")
+    steps = QUICK["max_steps"] if results["settings"]["quick"] else results["settings"]["marking_steps"]
     marking = results.get("marking", {})
     if marking:
-        steps = QUICK["max_steps"] if results["settings"]["quick"] else results["settings"]["marking_steps"]
         print(f"\n(g) predicate marking at equal budgets ({steps} steps)")
-        rows = [
-            [
-                name,
-                m.get("model"),
-                m.get("marking"),
-                m.get("steps"),
-                _f(m.get("train_minutes"), ".1f"),
-                _f(m.get("f1")),
-                _f(m.get("predicate_f1")),
-                m.get("status"),
-            ]
-            for name, m in marking.items()
-        ]
-        print(
-            format_table(["run", "model", "marking", "steps", "train min", "span F1", "predicate F1", "status"], rows)
-        )
+        print_equal_budget_runs(marking, {"model": "model", "marking": "marking"})
         for model in ("minilm", "small"):
             scored = {m["marking"]: m["f1"] for m in marking.values() if m.get("model") == model and m.get("f1")}
             if 0 < len(scored) < len(MARKINGS):  # a verdict needs every marking
@@ -547,21 +551,8 @@ def print_report(results: dict[str, Any]) -> None:
                 )
     rates = results.get("learning_rate", {})
     if rates:
-        steps = QUICK["max_steps"] if results["settings"]["quick"] else results["settings"]["marking_steps"]
         print(f"\n(h) learning rate, MiniLM full fine-tuning at equal budgets ({steps} steps)")
-        rows = [
-            [
-                name,
-                f"{m['learning_rate']:g}",
-                m.get("steps"),
-                _f(m.get("train_minutes"), ".1f"),
-                _f(m.get("f1")),
-                _f(m.get("predicate_f1")),
-                m.get("status"),
-            ]
-            for name, m in rates.items()
-        ]
-        print(format_table(["run", "learning rate", "steps", "train min", "span F1", "predicate F1", "status"], rows))
+        print_equal_budget_runs(rates, {"learning rate": "learning_rate"})
         scored = {m["learning_rate"]: m["f1"] for m in rates.values() if m.get("f1")}
         if scored:
             best = max(scored, key=scored.get)
