@@ -658,29 +658,23 @@ def main(argv: list[str] | None = None) -> int:
     if "srl_minilm_full" in done:
         results["prediction"] = prediction(done["srl_minilm_full"]["run_dir"], options, env)
 
-    results["marking"] = {}
-    for name, result in results["runs"].items():
-        if not name.startswith("marking_"):
-            continue
-        _, model, marking = name.split("_", 2)  # pair_indicator keeps its underscore
-        entry = {"model": model, "marking": marking, "status": result["status"]}
-        if "metrics" in result:
-            scores = result["metrics"].get("eval", {})
-            entry.update(f1=scores.get("f1"), predicate_f1=scores.get("predicate_f1"))
-            entry.update({k: results["training"][name][k] for k in ("steps", "train_minutes")})
-        results["marking"][name] = entry
-
-    results["learning_rate"] = {}
+    # parts (g) and (h): each run with what it varies, read from its overrides (never parsed back out of its name)
+    results["marking"], results["learning_rate"] = {}, {}
     for run in runs:
         result = results["runs"].get(run.name)
-        if run.part != "learning_rate" or result is None:
+        if run.part not in ("marking", "learning_rate") or result is None:
             continue
-        entry = {"learning_rate": run.overrides["learning_rate"], "status": result["status"]}
+        if run.part == "marking":
+            model = "minilm" if "model_name_or_path" in run.overrides else "small"
+            entry = {"model": model, "marking": run.overrides["predicate_marking"]}
+        else:
+            entry = {"learning_rate": run.overrides["learning_rate"]}
+        entry["status"] = result["status"]
         if "metrics" in result:
             scores = result["metrics"].get("eval", {})
             entry.update(f1=scores.get("f1"), predicate_f1=scores.get("predicate_f1"))
             entry.update({k: results["training"][run.name][k] for k in ("steps", "train_minutes")})
-        results["learning_rate"][run.name] = entry
+        results[run.part][run.name] = entry
 
     print_report(results)
     if options.json:
