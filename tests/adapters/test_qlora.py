@@ -10,7 +10,7 @@ import importlib.util
 import pytest
 import torch
 from torch import nn
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertModel
 
 from transfuse.adapters import (
     AdapterArguments,
@@ -23,8 +23,9 @@ from transfuse.adapters import (
     save_for_inference,
 )
 from transfuse.adapters.quantization import require_bitsandbytes
+from transfuse.modeling import PredicateTaggerForTokenClassification
 
-from .builders import HEADS, sample_inputs, save_backbone
+from .builders import HEADS, VOCAB, sample_inputs, save_backbone
 
 pytest.importorskip("bitsandbytes")
 
@@ -85,6 +86,30 @@ def test_qlora_causal_lm_keeps_output_layer_float(tmp_path):
     model = apply_adapter(model, args, new_modules)
     losses = _train(model, sample_inputs("causal-lm", model), steps=6)
     assert losses[-1] < losses[0], losses
+
+
+def test_qlora_predicate_tagger_quantizes_the_encoder_and_keeps_its_head_float(tmp_path):
+    """SRL's predicate-aware head over a plain BERT: the encoder loads in 4 bit, the new head in float."""
+    sizes = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2, "num_hidden_layers": 2}
+    BertModel(BertConfig(vocab_size=VOCAB, hidden_dropout_prob=0.0, **sizes)).save_pretrained(tmp_path / "bert")
+    args = AdapterArguments(adapter="lora", quantization="4bit")
+    config = AutoConfig.from_pretrained(tmp_path / "bert", num_labels=4)
+    model, info = PredicateTaggerForTokenClassification.from_pretrained(
+        tmp_path / "bert",
+        config=config,
+        output_loading_info=True,
+        **quantization_kwargs(args, PredicateTaggerForTokenClassification, config),
+    )
+    assert is_quantized(model) and model.is_quantized  # the encoder's quantizer, taken over by the model
+    assert new_module_names(info, model) == ["classifier"]
+    assert type(model.encoder.encoder.layer[0].attention.self.query).__name__ == "Linear4bit"
+    assert type(model.classifier) is nn.Linear and model.classifier.weight.dtype == torch.float32
+    model = apply_adapter(model, args, ["classifier"])
+    inputs = sample_inputs("token-cls", model)
+    inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+    inputs["token_type_ids"][:, 2] = 1  # the predicate
+    losses = _train(model, inputs, steps=12)
+    assert losses[-1] < 0.5 * losses[0], losses
 
 
 def test_missing_bitsandbytes_says_what_to_do(monkeypatch):

@@ -1,9 +1,10 @@
 """A saved checkpoint loads with `trust_remote_code=True` where transfuse cannot be imported.
 
 `save_pretrained` ships `configuration_transfuse.py` and `modeling_transfuse.py` with an `auto_map` of every
-head. The test saves several heads, then loads each in a child Python where `import transfuse` fails (the
-module is blocked in `sys.modules`, PYTHONPATH is cleared, the working directory is a temp folder and the
-dynamic-module cache lives in `tmp_path`), and compares the child's outputs with the parent's bit for bit.
+head (and `predicate_tagger.py` for SRL's predicate-aware tagger). The test saves several heads, then loads each
+in a child Python where `import transfuse` fails (the module is blocked in `sys.modules`, PYTHONPATH is cleared,
+the working directory is a temp folder and the dynamic-module cache lives in `tmp_path`), and compares the
+child's outputs with the parent's bit for bit.
 Inputs and outputs cross the process boundary as safetensors files, never pickles.
 """
 
@@ -26,6 +27,8 @@ from transfuse.modeling import (
 )
 
 from .common import TransfuseModelTester, build, main_outputs
+from .test_predicate_tagger import bert_config, tagger
+from .test_predicate_tagger import inputs as tagger_inputs
 
 # name: (architecture, head, Auto class the child loads it with, config overrides)
 CASES = {
@@ -96,6 +99,18 @@ def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
         expected |= {f"{name}.{output_name}": tensor for output_name, tensor in outputs.items()}
         new_tokens = NEW_TOKENS if "generated" in outputs else 0
         child_cases[name] = (str(folder), auto_name, [o for o in outputs if o != "generated"], new_tokens)
+    # the predicate-aware tagger over BERT (SRL's head) ships its own file, predicate_tagger.py
+    model, inputs = tagger(bert_config()), tagger_inputs()
+    model.save_pretrained(tmp_path / "predicate_tagger")
+    save_file(inputs, tmp_path / "predicate_tagger.inputs.safetensors")
+    with torch.no_grad():
+        expected["predicate_tagger.logits"] = model(**inputs).logits
+    child_cases["predicate_tagger"] = (
+        str(tmp_path / "predicate_tagger"),
+        "AutoModelForTokenClassification",
+        ["logits"],
+        0,
+    )
     (tmp_path / "cases.json").write_text(json.dumps(child_cases))
 
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -116,5 +131,5 @@ def test_checkpoints_load_with_remote_code_without_transfuse(tmp_path):
         assert torch.equal(actual[key], tensor), f"{key} differs when loaded through remote code"
     with safe_open(tmp_path / "outputs.safetensors", "pt") as stored:
         modules = stored.metadata()
-    for name in CASES:  # the classes came from the shipped files, not from an installed transfuse
+    for name in child_cases:  # the classes came from the shipped files, not from an installed transfuse
         assert modules[name].startswith("transformers_modules."), f"{name} loaded from {modules[name]}"

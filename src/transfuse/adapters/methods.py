@@ -33,6 +33,7 @@ from peft.utils.constants import (
     TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING,
 )
 from torch import nn
+from transformers import PretrainedConfig
 from transformers.pytorch_utils import Conv1D
 
 from ..modeling.heads import FEATURE_EXTRACTION, HEADS
@@ -250,6 +251,13 @@ BUILDERS: dict[str, Callable[[AdapterArguments, dict], PeftConfig]] = {
 }
 
 
+def _layers_model_type(config: PretrainedConfig | None) -> str | None:
+    """The model type whose layer names the default targets follow: a composite model's encoder (the predicate
+    tagger over BERT, an `EncoderDecoderModel`), else the model's own."""
+    encoder = getattr(config, "encoder", None)
+    return getattr(encoder if isinstance(encoder, PretrainedConfig) else config, "model_type", None)
+
+
 def build_peft_config(
     args: AdapterArguments,
     model: nn.Module,
@@ -268,7 +276,7 @@ def build_peft_config(
         return prompt_config(
             num_virtual_tokens=args.num_virtual_tokens, task_type=task_type, modules_to_save=modules_to_save, **extra
         )
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    model_type = _layers_model_type(getattr(model, "config", None))
     target_modules = args.target_modules or default_target_modules(model_type, args.adapter)
     if target_modules == ["all-linear"]:
         target_modules = "all-linear"
