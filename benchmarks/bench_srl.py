@@ -19,12 +19,18 @@ a run folder that already holds `metrics.json` (a finished run) is reused, `--re
 (f) the predicate identifier's F1 (`predicate_f1`, every word of every distinct validation sentence);
 (g) predicate marking at equal budgets (`--marking_steps`): MiniLM in full and the transfuse `small` preset from
     scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`);
-(h) the learning rate of MiniLM full fine-tuning at the same budget (`LEARNING_RATES`), against the shipped config's.
+(h) the learning rate of MiniLM full fine-tuning at the same budget (`LEARNING_RATES`), against the shipped config's;
+(i) the tagging head of MiniLM full fine-tuning at the same budget (`--tagging_head`: the model's own token head,
+    or the predicate-aware head that joins each word with the predicate, Shi & Lin 2019).
+
+A run that trains exactly what another trains (the shipped settings appear in (g), (h) and (i)) is trained once,
+under the first name; the others report its folder and figures.
 
     python benchmarks/bench_srl.py --quick                                   # smoke: tiny budgets, a few minutes
     python benchmarks/bench_srl.py --work_dir /work/runs --json /work/runs/srl_bench.json
     python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_pair_indicator --marking_steps 800
     python benchmarks/bench_srl.py --runs lr_minilm_1e-04 lr_minilm_2e-04 lr_minilm_3e-04 lr_minilm_5e-04
+    python benchmarks/bench_srl.py --runs head_minilm_token head_minilm_predicate
 
 Targets (issue 18, 2 CPU cores, <= 60 minutes of training per run): MiniLM span F1 >= 0.78; LoRA within 2 points
 of full at <= 0.6x its training memory; Viterbi never invalid and >= argmax; predicate identification F1 >= 0.90.
@@ -47,7 +53,7 @@ import yaml
 
 from common import environment, format_table, read_jsonl, save_json
 from transfuse.tasks.srl.alignment import MARKINGS  # MiniLM (BERT) has token types: every marking applies
-from transfuse.tasks.srl.task import DEFAULT_MARKING
+from transfuse.tasks.srl.task import DEFAULT_MARKING, TAGGING_HEADS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -74,8 +80,14 @@ class Run:
     config: str
     overrides: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
-    part: str = "main"  # main | memory | marking | learning_rate
+    part: str = "main"  # main | memory | marking | learning_rate | tagging_head
     probe: bool = False  # run under rss_probe.py
+    same_as: str | None = None  # the run that trains exactly this (set by build_runs): its folder is reused
+
+    def settings(self) -> dict[str, Any]:
+        """What the run trains: the shipped config less the dropped keys, with the overrides."""
+        values = yaml.safe_load((CONFIGS / self.config).read_text())
+        return {**{k: v for k, v in values.items() if k not in self.drop}, **self.overrides}
 
 
 def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
@@ -103,6 +115,13 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     for rate in LEARNING_RATES:
         overrides = {"model_name_or_path": minilm, "learning_rate": rate, **short}
         runs.append(Run(f"lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="learning_rate"))
+    for head in TAGGING_HEADS:
+        overrides = {"model_name_or_path": minilm, "tagging_head": head, **short}
+        runs.append(Run(f"head_minilm_{head}", "ewt_minilm_full.yaml", overrides, part="tagging_head"))
+    first: dict[str, str] = {}
+    for run in runs:
+        run.same_as = first.setdefault(json.dumps(run.settings(), sort_keys=True, default=str), run.name)
+        run.same_as = None if run.same_as == run.name else run.same_as
     return runs
 
 
@@ -411,7 +430,7 @@ def _f(value: Any, spec: str = ".4f") -> str:
 
 
 def print_equal_budget_runs(entries: dict[str, dict], columns: dict[str, str]) -> None:
-    """One table of equal-budget runs (parts g and h): the run, its `columns` (header -> entry key), then the
+    """One table of equal-budget runs (parts g, h and i): the run, its `columns` (header -> entry key), then the
     steps, minutes and scores every such run has."""
     rows = [
         [
@@ -561,6 +580,10 @@ def print_report(results: dict[str, Any]) -> None:
                 f"   best {best:g} ({scored[best]:.4f}) at {steps} steps; ewt_minilm_full.yaml ships {shipped:g} "
                 "(a full run's best rate is at most a short run's)"
             )
+    heads = results.get("tagging_head", {})
+    if heads:
+        print(f"\n(i) tagging head, MiniLM full fine-tuning at equal budgets ({steps} steps)")
+        print_equal_budget_runs(heads, {"head": "tagging_head"})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -606,8 +629,15 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {k: v for k, v in vars(options).items() if k != "json"},
         "runs": {},
     }
+    by_name = {run.name: run for run in runs}
     for run in selected:
-        results["runs"][run.name] = train(run, options, env)
+        if run.same_as is None:
+            results["runs"][run.name] = train(run, options, env)
+            continue
+        if run.same_as not in results["runs"]:
+            results["runs"][run.same_as] = train(by_name[run.same_as], options, env)
+        print(f"== {run.name}: the same run as {run.same_as}", flush=True)
+        results["runs"][run.name] = {**results["runs"][run.same_as], "same_as": run.same_as}
 
     done = {name: r for name, r in results["runs"].items() if "metrics" in r}
     quick_rows = QUICK["max_train_samples"] if options.quick else None
@@ -621,7 +651,6 @@ def main(argv: list[str] | None = None) -> int:
         per_role = results["evaluations"][name]["viterbi"].get("eval", {}).get("per_role", {})
         top = sorted(per_role.items(), key=lambda item: -item[1]["support"])[:10]
         results["per_role"][name] = dict(top)
-    by_name = {run.name: run for run in runs}
     for name, result in done.items():
         if name.startswith("memory_"):
             continue
@@ -658,17 +687,18 @@ def main(argv: list[str] | None = None) -> int:
     if "srl_minilm_full" in done:
         results["prediction"] = prediction(done["srl_minilm_full"]["run_dir"], options, env)
 
-    # parts (g) and (h): each run with what it varies, read from its overrides (never parsed back out of its name)
-    results["marking"], results["learning_rate"] = {}, {}
+    # parts (g), (h) and (i): each run with what it varies, read from its overrides (never parsed out of its name)
+    varied = {"learning_rate": "learning_rate", "tagging_head": "tagging_head"}
+    results["marking"], results["learning_rate"], results["tagging_head"] = {}, {}, {}
     for run in runs:
         result = results["runs"].get(run.name)
-        if run.part not in ("marking", "learning_rate") or result is None:
+        if run.part not in ("marking", *varied) or result is None:
             continue
         if run.part == "marking":
             model = "minilm" if "model_name_or_path" in run.overrides else "small"
             entry = {"model": model, "marking": run.overrides["predicate_marking"]}
         else:
-            entry = {"learning_rate": run.overrides["learning_rate"]}
+            entry = {varied[run.part]: run.overrides[varied[run.part]]}
         entry["status"] = result["status"]
         if "metrics" in result:
             scores = result["metrics"].get("eval", {})

@@ -6,6 +6,7 @@ rows as files, trains a tiny transfuse model from `--preset tiny`, evaluates, pr
 task's pipeline and repeats with `--adapter lora`. A task registered in `transfuse.tasks.TASKS` without a case
 here fails the contract test: add its case in the same change as its registry line.
 
+
     CASES["my-task"] = ContractCase(train=..., validation=..., test=..., flags=[...])
 
 `pipeline_input(row)` turns one test row into the input of `transformers.pipeline(task.pipeline_tag)` and
@@ -35,6 +36,7 @@ class ContractCase:
     pipeline_input: Callable[[dict[str, Any]], Any] | None = None
     pipeline_matches: Callable[[Any, dict[str, Any]], bool] | None = None
     pipeline_kwargs: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None  # the registered task this case runs, when not its own name (a variant's flags)
 
 
 def _sentiment(n: int, seed: int) -> Rows:
@@ -93,6 +95,20 @@ def _squad(n: int, seed: int, unanswerable: bool = False) -> Rows:
     return rows
 
 
+def _srl_case(flags: list[str], task: str | None = None) -> ContractCase:
+    return ContractCase(
+        train=_propositions(32, seed=0),
+        validation=_propositions(8, seed=1),
+        test=_without(_propositions(6, seed=2), "tags"),
+        flags=flags,
+        pipeline_input=lambda row: {"tokens": row["tokens"], "predicate_index": row["predicate_index"]},
+        pipeline_matches=lambda answer, predicted: (
+            answer["predicate_index"] == predicted["predicate_index"] and answer["tags"] == predicted["tags"]
+        ),
+        task=task,
+    )
+
+
 CASES: dict[str, ContractCase] = {
     "classification": ContractCase(
         train=_sentiment(32, seed=0),
@@ -144,14 +160,8 @@ CASES: dict[str, ContractCase] = {
             answer["answer"] == predicted["answer"] and answer["is_impossible"] == predicted["is_impossible"]
         ),
     ),
-    "srl": ContractCase(
-        train=_propositions(32, seed=0),
-        validation=_propositions(8, seed=1),
-        test=_without(_propositions(6, seed=2), "tags"),
-        flags=["--fp32"],  # the pipeline runs in fp32: predict does too, so the tags must agree exactly
-        pipeline_input=lambda row: {"tokens": row["tokens"], "predicate_index": row["predicate_index"]},
-        pipeline_matches=lambda answer, predicted: (
-            answer["predicate_index"] == predicted["predicate_index"] and answer["tags"] == predicted["tags"]
-        ),
-    ),
+    # the pipeline runs in fp32: predict does too, so the tags must agree exactly
+    "srl": _srl_case(["--fp32"]),
+    # the default, `--tagging_head predicate`, is a model type of its own; the model's own token head is the other
+    "srl-token-head": _srl_case(["--fp32", "--tagging_head", "token"], task="srl"),
 }

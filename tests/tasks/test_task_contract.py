@@ -1,6 +1,7 @@
 """The task contract: every registered task trains, evaluates, predicts, reloads and adapts the same way.
 
-Parametrised over `transfuse.tasks.TASKS`, with one tiny case per task from `contract_cases.py`. For each task
+Parametrised over the cases of `contract_cases.py`: one tiny case per task of `transfuse.tasks.TASKS`, and
+variants that run a task with other flags (SRL's token head). For each task
 a tiny transfuse model (`--preset tiny`, its default architecture) is trained for a few steps, then:
 
 * the run folder reloads: `evaluate` on it gives the metrics the training run reported on the same data;
@@ -57,11 +58,13 @@ def assert_same_metrics(expected: dict, actual: dict) -> None:
 
 def test_every_registered_task_has_a_contract_case():
     assert set(TASKS) <= set(CASES), f"add a ContractCase for {sorted(set(TASKS) - set(CASES))}"
+    assert {case.task for case in CASES.values() if case.task} <= set(TASKS)
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
-def test_task_contract(name: str, tmp_path: Path):
-    case: ContractCase = CASES[name]
+@pytest.mark.parametrize("case_name", sorted(CASES))
+def test_task_contract(case_name: str, tmp_path: Path):
+    case: ContractCase = CASES[case_name]
+    name = case.task or case_name
     files = {
         split: write_rows(tmp_path / f"{split}{case.suffix}", getattr(case, split))
         for split in ("train", "validation", "test")

@@ -68,7 +68,8 @@ class Task(ABC):
         pipeline_tag: the `transformers.pipeline` task of the trained model (model card, usage snippet).
         arguments_class: dataclass of the task's own options (columns, lengths, thresholds), parsed with
             `HfArgumentParser` next to the shared ones; field names must not clash with them.
-        auto_model_class: the `AutoModelFor...` class that builds or loads the model.
+        auto_model_class: the `AutoModelFor...` class that builds or loads the model (a task may choose another
+            class with the same inputs per run in `fit`, as SRL's `--tagging_head` does).
         training_args_class: `TrainingArguments` or `Seq2SeqTrainingArguments`.
         training_defaults: `TrainingArguments` defaults this task changes (flags and config files override).
         architectures: transfuse architectures the task accepts; the first is the default for `--preset`.

@@ -6,17 +6,20 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from datasets import Dataset
-from transformers import BertConfig, DistilBertConfig, RobertaConfig, pipeline
+from peft import AutoPeftModelForTokenClassification
+from transformers import BertConfig, BertModel, BertTokenizerFast, DistilBertConfig, RobertaConfig, pipeline
 
 import transfuse  # noqa: F401  (registers the transfuse model type)
+from transfuse.adapters import load_for_inference
 from transfuse.tasks import get_task_class
 from transfuse.tasks.srl.alignment import FALLBACK_MARKING, INDICATED
 from transfuse.tasks.srl.data import read_conll
-from transfuse.tasks.srl.task import DEFAULT_MARKING
+from transfuse.tasks.srl.task import DEFAULT_MARKING, DEFAULT_TAGGING_HEAD
 from transfuse.training import check_arguments, parse_arguments, workflow
 
-from .synthetic import propositions, raw_sentences
+from .synthetic import FILLERS, NOUNS, VERBS, propositions, raw_sentences
 
 TRAIN_FLAGS = [
     "--preset", "tiny", "--vocab_size", "300", "--tokenizer_kind", "wordpiece", "--max_seq_length", "32",
@@ -55,7 +58,8 @@ def test_tiny_model_learns_the_word_before_the_predicate(trained) -> None:
     assert metrics["f1"] > 0.4 and metrics["invalid_sequences"] == 0
     assert metrics["predicate_f1"] > 0.9  # the identifier learned the verbs
     config = json.loads((folder / "run" / "config.json").read_text())
-    assert config["srl_predicate_marking"] == "indicator" and config["type_vocab_size"] == 2
+    assert config["srl_predicate_marking"] == "indicator" and config["encoder"]["type_vocab_size"] == 2
+    assert config["model_type"] == "predicate_tagger"  # the default head
     assert config["id2label"]["0"] == "O" and "B-ARG0" in config["label2id"]
 
 
@@ -110,6 +114,8 @@ def test_evaluate_reports_unseen_roles_and_argmax(trained) -> None:
     assert viterbi["f1"] >= argmax["f1"] - 1e-9
     with pytest.raises(ValueError, match="--predicate_marking pair differs from the model's 'indicator'"):
         run("evaluate", [*common, "--predicate_marking", "pair"])
+    with pytest.raises(ValueError, match="--tagging_head token differs from the model's 'predicate' head"):
+        run("evaluate", [*common, "--tagging_head", "token"])
 
 
 @pytest.mark.parametrize(
@@ -133,8 +139,58 @@ def test_default_marking_follows_the_model_token_types(tmp_path, config, token_t
     args = parse_arguments(get_task_class("srl"), model, "train")
     check_arguments(args, "train")
     assert args.task.predicate_marking == (DEFAULT_MARKING if token_types else FALLBACK_MARKING)
+    assert args.task.tagging_head == (DEFAULT_TAGGING_HEAD if token_types else "token")
     if not token_types:  # a marking that needs token types is refused, naming the one that works
         for marking in INDICATED:
             chosen = parse_arguments(get_task_class("srl"), [*model, "--predicate_marking", marking], "train")
             with pytest.raises(ValueError, match=f"--predicate_marking {marking} needs a token-type embedding.*pair"):
                 check_arguments(chosen, "train")
+
+
+def tiny_bert(folder: Path) -> str:
+    """A 2-layer BERT checkpoint (with its pooler, as BERT checkpoints are saved) and a word-level tokenizer."""
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *NOUNS, *VERBS, *FILLERS]
+    BertTokenizerFast(vocab={word: i for i, word in enumerate(words)}).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32
+    )
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_predicate_head_with_lora_over_a_plain_bert_saves_its_head_and_reloads(tmp_path) -> None:
+    """The shipped MiniLM + LoRA recipe in miniature: the head is new, trained in full and saved with the adapter."""
+    train = write_jsonl(tmp_path / "train.jsonl", propositions(24, seed=0))
+    validation = write_jsonl(tmp_path / "validation.jsonl", propositions(8, seed=1))
+    common = ["--validation_file", validation, "--cache_dir", str(tmp_path / "cache"), "--fp32"]
+    trained = run("train", ["--model_name_or_path", tiny_bert(tmp_path / "bert"), "--train_file", train, *common,
+                            "--tagging_head", "predicate", "--adapter", "lora", "--max_steps", "3",
+                            "--per_device_train_batch_size", "8", "--save_strategy", "no", "--disable_tqdm", "true",
+                            "--report_to", "none", "--output_dir", str(tmp_path / "run")])  # fmt: skip
+    adapter = json.loads((tmp_path / "run" / "adapter_config.json").read_text())
+    assert "classifier" in adapter["modules_to_save"] and set(adapter["target_modules"]) == {"query", "value"}
+    reloaded = run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), *common])
+    for key in ("f1", "precision", "recall", "loss", "predicate_f1"):
+        assert reloaded["eval"][key] == pytest.approx(trained["eval"][key], rel=1e-4, abs=1e-6), key
+    # peft alone (no transfuse loader) builds the same model from RUN/base: the tagger's config beside BERT's weights
+    ours = load_for_inference(tmp_path / "run")
+    theirs = AutoPeftModelForTokenClassification.from_pretrained(tmp_path / "run").eval()
+    assert type(theirs.get_base_model()).__name__ == "PredicateTaggerForTokenClassification"
+    batch = {"input_ids": torch.tensor([[2, 5, 17, 6, 3]]), "token_type_ids": torch.tensor([[0, 0, 1, 0, 0]])}
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(**batch).logits, ours(**batch).logits)
+
+
+@pytest.mark.parametrize("marking", ["markers", None])
+def test_predicate_head_needs_token_types(tmp_path, marking: str | None) -> None:
+    argv = ["--train_file", "train.jsonl", "--output_dir", str(tmp_path / "run"), "--tagging_head", "predicate"]
+    if marking:  # the markers set no token type to read the predicate from
+        with pytest.raises(ValueError, match="--tagging_head predicate reads the predicate from its token types"):
+            parse_arguments(get_task_class("srl"), [*argv, "--predicate_marking", marking], "train")
+        return
+    RobertaConfig(
+        vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, type_vocab_size=1
+    ).save_pretrained(tmp_path / "roberta")
+    args = parse_arguments(get_task_class("srl"), [*argv, "--model_name_or_path", str(tmp_path / "roberta")], "train")
+    with pytest.raises(ValueError, match="has no token-type embedding; use --tagging_head token"):
+        check_arguments(args, "train")

@@ -12,6 +12,11 @@ its predicates, then once per predicate; its output is `{"tokens", "frames": [on
 row with `predicate_index` gets that one frame. The label list, the marking and the identifier flag are stored in
 the model config (`srl_predicate_marking`, `srl_predicate_identifier`), so evaluate, predict and the pipeline read
 the model the way it was trained.
+
+`--tagging_head predicate` trains `PredicateTaggerForTokenClassification` (`transfuse.modeling.predicate_tagger`)
+over the same encoder instead of its `AutoModelForTokenClassification`: each word's vector is joined with the
+predicate's before the classifier (Shi & Lin 2019). Its config has its own model type, registered with
+`AutoModelForTokenClassification`, so evaluate, predict and the pipeline load either head the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ...data.collators import LABEL_PAD_ID, token_collator
 from ...data.outputs import write_jsonl
 from ...data.validation import BadRow, DataValidationError, SkipReport
 from ...metrics.srl import conll05_metrics, srl_metrics
+from ...modeling.predicate_tagger import PredicateTaggerConfig, PredicateTaggerForTokenClassification
 from ..base import Split, Task
 from .alignment import (
     FALLBACK_MARKING,
@@ -62,6 +68,11 @@ OWN_SUFFIXES = (".conll", ".txt", ".jsonl", ".json")
 # `pair_indicator`, and F1 0.761 in the full run (benchmarks/README.md, bench_srl.py part g); models without a
 # token-type embedding get `pair`
 DEFAULT_MARKING = "indicator"
+# the model class that each --tagging_head trains (evaluate and predict load either through the Auto class)
+TAGGING_HEADS = {"token": AutoModelForTokenClassification, "predicate": PredicateTaggerForTokenClassification}
+# MiniLM, the shipped full config (8,500 steps): span F1 0.767 against the token head's 0.761, eval loss 0.308
+# against 0.321, perfect propositions 0.635 against 0.624, at equal step time (benchmarks/README.md, part i)
+DEFAULT_TAGGING_HEAD = "predicate"
 PLACEHOLDER = -2  # example_index of a feature that answers no row
 
 
@@ -97,6 +108,17 @@ class SrlArguments:
             f"Default when training: {DEFAULT_MARKING}, or {FALLBACK_MARKING} for a model without a token-type "
             "embedding (RoBERTa, DistilBERT); at evaluate/predict, the model's own.",
             "choices": list(MARKINGS),
+        },
+    )
+    tagging_head: str | None = field(
+        default=None,
+        metadata={
+            "help": "token: the model's own token-classification head (each word's vector alone); predicate: each "
+            "word's vector joined with the predicate's before the classifier (Shi & Lin 2019; needs a marking "
+            "that sets token types: indicator, pair_indicator or pair, and a model with a token-type "
+            f"embedding). Default: {DEFAULT_TAGGING_HEAD} where it applies, else token. Training only: evaluate "
+            "and predict read the head from the model.",
+            "choices": list(TAGGING_HEADS),
         },
     )
     predicate_identifier: bool = field(
@@ -136,6 +158,15 @@ class SrlArguments:
                 f"--predicate_marking {self.predicate_marking!r} is not supported; choose one of "
                 f"{', '.join(MARKINGS)}."
             )
+        if self.tagging_head is not None and self.tagging_head not in TAGGING_HEADS:
+            raise ValueError(
+                f"--tagging_head {self.tagging_head!r} is not supported; choose one of {', '.join(TAGGING_HEADS)}."
+            )
+        if self.tagging_head == "predicate" and self.predicate_marking == "markers":
+            raise ValueError(
+                "--tagging_head predicate reads the predicate from its token types, which --predicate_marking "
+                "markers does not set; use --predicate_marking indicator (or pair), or --tagging_head token."
+            )
         if self.decoding not in DECODINGS:
             raise ValueError(f"--decoding {self.decoding!r} is not supported; choose one of {', '.join(DECODINGS)}.")
         if self.output_format not in OUTPUT_FORMATS:
@@ -150,7 +181,13 @@ class SrlArguments:
             )
 
 
+def _encoder_config(config: PretrainedConfig) -> PretrainedConfig:
+    """The config of the model that reads the tokens: the encoder's, for a predicate tagger."""
+    return config.encoder if isinstance(config, PredicateTaggerConfig) else config
+
+
 def _has_token_types(config: PretrainedConfig) -> bool:
+    config = _encoder_config(config)
     return config.model_type == "transfuse" or (getattr(config, "type_vocab_size", 0) or 0) >= 2
 
 
@@ -198,11 +235,17 @@ class SrlTask(Task):
         task = args.task
         if task.output_format != "jsonl" and command != "predict":
             raise ValueError(f"--output_format {task.output_format} applies to predict only; drop it for {command}.")
-        if command != "train" or task.predicate_marking not in (None, *INDICATED):
+        needs_token_types = task.predicate_marking in (None, *INDICATED) or task.tagging_head in (None, "predicate")
+        if command != "train" or not needs_token_types:
             return
         path = getattr(args.model, "model_name_or_path", None)
         config = _pretrained_config(path, getattr(args.model, "trust_remote_code", False))
         token_types = config is None or _has_token_types(config)  # None: a transfuse model, built with them
+        if task.tagging_head == "predicate" and not token_types:
+            raise ValueError(
+                f"--tagging_head predicate reads the predicate from token type 1, and {path} "
+                f"({config.model_type}) has no token-type embedding; use --tagging_head token with this model."
+            )
         if task.predicate_marking is None:
             task.predicate_marking = DEFAULT_MARKING if token_types else FALLBACK_MARKING
             if not token_types:
@@ -212,8 +255,12 @@ class SrlTask(Task):
                     config.model_type,
                     FALLBACK_MARKING,
                 )
-        elif not token_types:
+        elif task.predicate_marking in INDICATED and not token_types:
             raise _no_token_types(task.predicate_marking, path, config)
+        if task.tagging_head is None:  # the predicate head reads the predicate from the token types
+            task.tagging_head = (
+                DEFAULT_TAGGING_HEAD if token_types and task.predicate_marking != "markers" else "token"
+            )
 
     # ---- data ------------------------------------------------------------------------------------------
 
@@ -326,6 +373,8 @@ class SrlTask(Task):
     def fit(self, train_examples: Dataset) -> None:
         seen = {tag for row in self._gold_tags(train_examples) for tag in row}
         self.labels = [OUTSIDE, *sorted((seen | {PREDICATE_TAG}) - {OUTSIDE})]
+        # the head to train; a trained model loads through `AutoModelForTokenClassification`, whichever it has
+        self.auto_model_class = TAGGING_HEADS[self.args.tagging_head or "token"]
 
     def load_from_config(self, config: PretrainedConfig) -> None:
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
@@ -342,6 +391,12 @@ class SrlTask(Task):
             )
         self.marking = stored
         self.identifier = bool(getattr(config, "srl_predicate_identifier", False))
+        head = "predicate" if isinstance(config, PredicateTaggerConfig) else "token"
+        if self.args.tagging_head is not None and self.args.tagging_head != head:
+            raise ValueError(
+                f"--tagging_head {self.args.tagging_head} differs from the model's {head!r} head: a trained model "
+                "keeps the head it was trained with; drop the flag."
+            )
 
     def config_updates(self) -> dict[str, Any]:
         assert self.labels is not None, "fit() or load_from_config() must run first"
@@ -372,7 +427,7 @@ class SrlTask(Task):
                 "(Task.added_tokens adds them when the model is loaded for training); use a run folder trained with "
                 "markers, or --predicate_marking pair."
             )
-        if self.marking in INDICATED and (getattr(config, "type_vocab_size", 0) or 0) < 2:  # the loaded model
+        if self.marking in INDICATED and (getattr(_encoder_config(config), "type_vocab_size", 0) or 0) < 2:
             raise _no_token_types(self.marking, "the loaded model", config)
 
     # ---- features --------------------------------------------------------------------------------------
