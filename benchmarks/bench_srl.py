@@ -688,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         results["prediction"] = prediction(done["srl_minilm_full"]["run_dir"], options, env)
 
     # parts (g), (h) and (i): each run with what it varies, read from its overrides (never parsed out of its name)
-    varied = {"learning_rate": "learning_rate", "tagging_head": "tagging_head"}
+    varied = ("learning_rate", "tagging_head")  # the part is named after the one setting its runs vary
     results["marking"], results["learning_rate"], results["tagging_head"] = {}, {}, {}
     for run in runs:
         result = results["runs"].get(run.name)
@@ -698,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
             model = "minilm" if "model_name_or_path" in run.overrides else "small"
             entry = {"model": model, "marking": run.overrides["predicate_marking"]}
         else:
-            entry = {varied[run.part]: run.overrides[varied[run.part]]}
+            entry = {run.part: run.overrides[run.part]}
         entry["status"] = result["status"]
         if "metrics" in result:
             scores = result["metrics"].get("eval", {})
