@@ -38,7 +38,7 @@ _HUB_KWARGS = ("revision", "trust_remote_code", "cache_dir", "token", "local_fil
 # what `from_pretrained` sets on a model loaded in 4/8 bit, taken over from the encoder
 _QUANTIZATION_STATE = ("hf_quantizer", "is_quantized", "is_loaded_in_4bit", "is_loaded_in_8bit", "quantization_method")
 # what the task writes on the encoder's config that belongs to the tagger (the label set), and the padding id
-_LABEL_KEYS = ("id2label", "label2id", "pad_token_id")
+_KEYS_FROM_ENCODER = ("id2label", "label2id", "pad_token_id")
 
 
 class PredicateTaggerConfig(PreTrainedConfig):
@@ -70,8 +70,8 @@ class PredicateTaggerConfig(PreTrainedConfig):
     def for_encoder(cls, encoder: PreTrainedConfig, **kwargs: Any) -> PredicateTaggerConfig:
         """The tagger over `encoder`, taking over the label set that a task wrote on the encoder's config (and its
         padding id, which the Trainer compares with the tokenizer's)."""
-        labels = {key: getattr(encoder, key) for key in _LABEL_KEYS if getattr(encoder, key, None) is not None}
-        return cls(encoder=encoder, **{**labels, **kwargs})
+        taken = {key: getattr(encoder, key) for key in _KEYS_FROM_ENCODER if getattr(encoder, key, None) is not None}
+        return cls(encoder=encoder, **{**taken, **kwargs})
 
 
 class PredicateTaggerForTokenClassification(PreTrainedModel):
