@@ -94,15 +94,18 @@ RUNS = [
     ),
     Run("srl-minilm-full", "srl/ewt_minilm_full.yaml", target=0.78, task="srl", metric="f1"),
 ]
-# `transfuse predict` variants: each switches one speed setting off (or the bf16 weights on); the default runs twice
+# `transfuse predict` variants: each switches one speed setting off (or a token budget on); the default runs twice
 PREDICT_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "default": ([], {}),
-    "--bf16_full_eval (bf16 weights)": (["--bf16_full_eval", "true"], {}),
+    "--bf16_full_eval false (fp32 weights under bf16 autocast)": (["--bf16_full_eval", "false"], {}),
     "--fp32": (["--fp32", "true"], {}),
     "--sort_by_length false": (["--sort_by_length", "false"], {}),
     "TRANSFUSE_MALLOC=0": ([], {"TRANSFUSE_MALLOC": "0"}),
     "default, again (its spread from the first is the noise)": ([], {}),
-    "--per_device_eval_batch_size 128": (["--per_device_eval_batch_size", "128"], {}),
+    "--per_device_eval_batch_size 256 --max_tokens_per_batch 4096": (
+        ["--per_device_eval_batch_size", "256", "--max_tokens_per_batch", "4096"],
+        {},
+    ),
 }
 
 

@@ -23,7 +23,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import check_arguments, parse_arguments, precision, workflow
-from transfuse.training.precision import resolve_training_precision, use_bf16_inference
+from transfuse.training.precision import resolve_eval_weights, resolve_training_precision, use_bf16_inference
 from transfuse.training.trainer import (
     ShuffledLengthGroupedSampler,
     feature_lengths,
@@ -87,6 +87,30 @@ def test_precision_in_a_config_file_wins_and_inference_alone_stays_fp32(monkeypa
     args = parse_arguments(ClassificationTask, ["--model_name_or_path", "run", "--output_dir", str(tmp_path)])
     resolve_training_precision(args.training, train=False, bf16=True)  # evaluate / predict: eval_bf16 decides
     assert args.training.bf16 is False and args.training.mixed_precision == "no"
+
+
+@pytest.mark.parametrize(
+    ("native", "flags", "train", "expected"),
+    [
+        (True, [], False, True),  # evaluate / predict on bf16 hardware: bf16 weights
+        (True, ["--bf16_full_eval", "false"], False, False),  # autocast over fp32 weights, one flag away
+        (True, ["--fp32"], False, False),
+        (False, [], False, False),  # bf16 would be emulated
+        (True, [], True, False),  # a training run's final evaluation must not cast the model it saves
+    ],
+)
+def test_inference_weights_are_bf16_by_default(monkeypatch, tmp_path, native, flags, train, expected) -> None:
+    monkeypatch.setattr(precision, "cpu_has_bf16_matmul", lambda: native)
+    args = parse_arguments(ClassificationTask, ["--model_name_or_path", "run", "--output_dir", str(tmp_path), *flags])
+    eval_bf16 = use_bf16_inference(args.training.device, args.run.fp32)
+    resolve_eval_weights(args.training, train=train, bf16=eval_bf16, quantized=False)
+    assert args.training.bf16_full_eval is expected
+    assert precision.eval_precision_name(args.training, eval_bf16) == (
+        "bf16 weights" if expected else "bf16" if eval_bf16 else "fp32"
+    )
+    args = parse_arguments(ClassificationTask, ["--model_name_or_path", "run", "--output_dir", str(tmp_path)])
+    resolve_eval_weights(args.training, train=False, bf16=True, quantized=True)
+    assert args.training.bf16_full_eval is False  # 4/8-bit weights cannot be cast
 
 
 def _loss_curve(trainer) -> list[float]:

@@ -42,6 +42,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "logging_steps": 25,
     "per_device_eval_batch_size": 32,
     "bf16": None,
+    "bf16_full_eval": None,  # settled by `precision.resolve_eval_weights` (bf16 weights for evaluate / predict)
 }
 
 

@@ -12,8 +12,8 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
 
 * Precision: evaluation and prediction run under bf16 autocast when `eval_bf16` (see `precision.py`); training
   runs under bf16 autocast where the hardware multiplies bf16 natively, unless the user set `--bf16`/`--fp16`
-  or asked for `--fp32` (`resolve_training_precision`). `--bf16_full_eval` (the Trainer's own flag) also casts
-  the weights to bf16 for `transfuse evaluate/predict`.
+  or asked for `--fp32` (`resolve_training_precision`). `transfuse evaluate/predict` there also cast the weights
+  to bf16 (`--bf16_full_eval`, the Trainer's own flag; `resolve_eval_weights`), unless told `--bf16_full_eval false`.
 * Length-grouped training batches (`--train_sampling_strategy group_by_length`): the Trainer's groups (rows of
   similar length in each batch), served in a shuffled batch order instead of longest to shortest within each
   group of 50 batches (`ShuffledLengthGroupedSampler`).
@@ -47,9 +47,10 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import EvalLoopOutput, has_length
 
+from ..adapters.apply import is_quantized
 from ..common.checkpointing import AtomicCheckpointMixin
 from ..tasks import Task
-from .precision import resolve_training_precision
+from .precision import resolve_eval_weights, resolve_training_precision
 
 
 def feature_lengths(features: Dataset, column: str = "input_ids") -> np.ndarray | None:
@@ -367,9 +368,12 @@ def build_trainer(
 
     `run` (the command's `RunArguments`) carries the inference batching flags (`--sort_by_length`,
     `--max_tokens_per_batch`). Training precision left to the hardware (`--bf16` not given) is decided here:
-    bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32.
+    bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32; so are the
+    weights of evaluate / predict left unset (`--bf16_full_eval`): bf16 where `eval_bf16` holds.
     """
-    resolve_training_precision(training_args, train=train_features is not None, bf16=eval_bf16)
+    train = train_features is not None
+    resolve_training_precision(training_args, train=train, bf16=eval_bf16)
+    resolve_eval_weights(training_args, train=train, bf16=eval_bf16, quantized=is_quantized(model))
     trainer_class = Seq2SeqTaskTrainer if isinstance(training_args, Seq2SeqTrainingArguments) else TaskTrainer
     return trainer_class(
         model=model,

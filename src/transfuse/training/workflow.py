@@ -44,7 +44,7 @@ from .arguments import DataArguments, ParsedArguments, check_arguments
 from .callbacks import StopAfterMinutes, StopOnNonFiniteLoss
 from .models import LoadedModel, load_for_evaluation, load_for_training
 from .plan import TrainingPlanCallback
-from .precision import use_bf16_inference
+from .precision import eval_precision_name, use_bf16_inference
 from .task_settings import write_task_settings
 from .trainer import build_trainer
 
@@ -189,7 +189,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
         "command": command,
         "train": dict(train_result.metrics),
         "train_precision": "bf16" if training.bf16 else "fp16" if training.fp16 else "fp32",
-        "eval_precision": "bf16" if eval_bf16 else "fp32",
+        "eval_precision": eval_precision_name(training, eval_bf16),
         "skipped_rows": [report.to_dict() for report in data.skipped],
     }
     if time_budget and time_budget[0].stopped_at_step is not None:
@@ -324,7 +324,7 @@ def evaluate(task_name: str, args: ParsedArguments, command: str = "evaluate") -
             "command": command,
             "model": args.model.model_name_or_path,
             "data": data.sources["validation"],
-            "eval_precision": "bf16" if eval_bf16 else "fp32",
+            "eval_precision": eval_precision_name(args.training, eval_bf16),
             "eval": _split_metrics(metrics, trainer.task_metrics.get("eval"), "eval"),
             "skipped_rows": [report.to_dict() for report in data.skipped],
             "max_seq_length": task.max_seq_length,
