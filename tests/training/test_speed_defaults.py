@@ -249,8 +249,10 @@ def test_length_sorted_prediction_answers_in_input_order(
         for mine, reference in zip(answers, plain):
             if "score" in reference:
                 assert mine["score"] == pytest.approx(reference["score"], abs=1e-5)
-    # bf16 weights (the Trainer's --bf16_full_eval, on the CPU too): same rows, the same labels but rare flips
-    halved = _predict(trained_run, test_file, tmp_path, "bf16_weights", *common[1:], "--bf16_full_eval", "true")
+    # bf16 weights, the default on bf16 hardware (the Trainer's --bf16_full_eval): same rows, rare label flips
+    monkeypatch.setattr(precision, "cpu_has_bf16_matmul", lambda: True)
+    halved = _predict(trained_run, test_file, tmp_path, "bf16_weights", *common[1:])
+    assert built[-1].args.bf16_full_eval is True and built[-1].model.dtype == torch.bfloat16
     assert "error" in halved[7] and len(halved) == 40
     assert sum(a.get("label") == b.get("label") for a, b in zip(halved, plain)) >= 36
     # input order, checked directly: the same row predicted alone gives the same answer
