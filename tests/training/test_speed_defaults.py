@@ -23,6 +23,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import check_arguments, parse_arguments, precision, workflow
+from transfuse.training.arguments import LENGTH_GROUP_BATCHES
 from transfuse.training.precision import resolve_eval_weights, resolve_training_precision, use_bf16_inference
 from transfuse.training.trainer import (
     ShuffledLengthGroupedSampler,
@@ -141,13 +142,16 @@ def test_bf16_training_follows_the_fp32_loss_curve(
 # ---- length-grouped training batches ----------------------------------------------------------------------
 
 
-def test_length_grouped_batches_come_in_a_shuffled_order() -> None:
+def test_length_grouped_batches_come_shuffled_from_groups_of_a_chosen_size() -> None:
     lengths = np.random.default_rng(0).integers(1, 64, size=4011).tolist()  # 125 batches of 32 and one of 11
     stock = LengthGroupedSampler(32, lengths=lengths, generator=torch.Generator().manual_seed(0))
     shuffled = ShuffledLengthGroupedSampler(32, lengths=lengths, generator=torch.Generator().manual_seed(0))
     stock_batches, batches = (list(chunks(list(sampler), 32)) for sampler in (stock, shuffled))
-    assert sorted(map(sorted, batches)) == sorted(map(sorted, stock_batches))  # the same batches: no row lost
-    assert batches[0] == stock_batches[0] and max(lengths[i] for i in batches[0]) == max(lengths)
+    assert sorted(map(sorted, batches)) == sorted(map(sorted, stock_batches))  # by default the same batches
+    small = ShuffledLengthGroupedSampler(32, lengths=lengths, generator=torch.Generator(), group_batches=12)
+    batches = list(chunks(list(small), 32))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))  # every row, once
+    assert max(lengths[i] for i in batches[0]) == max(lengths)  # the longest batch first
     assert len(batches[-1]) == 11  # the short batch stays last: every other one keeps its 32 rows
     # the stock order runs longest to shortest within each group of batches; the shuffled one does not
     longest = [max(lengths[i] for i in batch) for batch in batches[1:-1]]
@@ -155,15 +159,26 @@ def test_length_grouped_batches_come_in_a_shuffled_order() -> None:
     descents = [sum(a >= b for a, b in zip(run, run[1:])) / (len(run) - 1) for run in (longest, stock_longest)]
     assert descents[1] > 0.9 and descents[0] < 0.75
 
+    # groups of 12 batches, not the Trainer's 50: rows of a batch vary more in length, the padding stays far below
+    # random batches'
+    def spread(batch_list):
+        return np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batch_list[:-1]])
+
+    permutation = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    random_batches = list(chunks(permutation, 32))
+    assert LENGTH_GROUP_BATCHES == 50  # the Trainer's, unless a config says
+    assert spread(stock_batches) < spread(batches) < spread(random_batches) / 3
+
 
 def test_the_trainer_serves_length_groups_shuffled(
     monkeypatch, sentiment_rows, write_data, tiny_flags, tmp_path
 ) -> None:
     built = capture_trainers(monkeypatch)
     flags = ["--train_file", write_data("train.jsonl", varied_rows(sentiment_rows, 64, seed=0)), *tiny_flags]
-    grouped = [*flags, "--train_sampling_strategy", "group_by_length"]
+    grouped = [*flags, "--train_sampling_strategy", "group_by_length", "--length_group_batches", "3"]
     workflow.train("classification", parse_arguments(ClassificationTask, grouped), "test")
-    assert type(built[-1]._get_train_sampler()) is ShuffledLengthGroupedSampler
+    sampler = built[-1]._get_train_sampler()
+    assert type(sampler) is ShuffledLengthGroupedSampler and sampler.group_batches == 3
     workflow.train(
         "classification", parse_arguments(ClassificationTask, [*flags, "--output_dir", str(tmp_path / "r")]), "t"
     )
@@ -274,9 +289,10 @@ def test_length_sorted_evaluation_scores_like_dataset_order(trained_run, sentime
         assert scores[name]["per_class"] == scores["plain"]["per_class"]
 
 
-def test_max_tokens_per_batch_must_be_positive(tmp_path) -> None:
-    with pytest.raises(ValueError, match="--max_tokens_per_batch 0"):
-        parse_arguments(ClassificationTask, ["--max_tokens_per_batch", "0", "--output_dir", str(tmp_path)])
+@pytest.mark.parametrize("flag", ["--max_tokens_per_batch", "--length_group_batches"])
+def test_batching_sizes_must_be_positive(tmp_path, flag) -> None:
+    with pytest.raises(ValueError, match=f"{flag} 0 must be a positive"):
+        parse_arguments(ClassificationTask, [flag, "0", "--output_dir", str(tmp_path)])
 
 
 def test_feature_lengths_follow_a_selection() -> None:
