@@ -32,16 +32,16 @@ from ..tasks import Task
 from .task_settings import INFERENCE_COMMANDS, run_task_defaults
 
 COMMANDS = ("train", "evaluate", "predict")
+# batches sorted by length together under --train_sampling_strategy group_by_length: the Trainer's 50 unless a
+# config says (the SST-2 configs use 12: benchmarks/README.md, time to quality, session 14)
+LENGTH_GROUP_BATCHES = 50
+
 # Friendlier defaults than TrainingArguments' for short runs: log (and plot) the loss every 25 steps.
 # (`build_parser` also turns pinned memory on only where there is a GPU to copy to; on CPU it only warns.)
 # Speed (measured in benchmarks/README.md, "time to quality"): inference batches of 32 rows predict 1.13x faster
 # than the Trainer's 8 on CPU; `bf16` None means "not given": the hardware decides when the Trainer is built
 # (training/precision.py). Length-grouped training batches stay a per-config choice (the shipped SST-2 configs
 # use them): where length predicts the label they hurt (a small sentiment set: accuracy 0.6 against 0.8+).
-# batches sorted by length together under --train_sampling_strategy group_by_length: the Trainer's 50 unless a
-# config says (the SST-2 configs use 12: benchmarks/README.md, time to quality, session 14)
-LENGTH_GROUP_BATCHES = 50
-
 TRAINING_DEFAULTS: dict[str, Any] = {
     "logging_steps": 25,
     "per_device_eval_batch_size": 32,

@@ -16,7 +16,7 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
   to bf16 (`--bf16_full_eval`, the Trainer's own flag; `resolve_eval_weights`), unless told `--bf16_full_eval false`.
 * Length-grouped training batches (`--train_sampling_strategy group_by_length`): the Trainer's groups (rows of
   similar length in each batch), served in a shuffled batch order instead of longest to shortest within each
-  group of 50 batches (`ShuffledLengthGroupedSampler`).
+  group of 50 batches (`ShuffledLengthGroupedSampler`); `--length_group_batches` sets the group's size.
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
