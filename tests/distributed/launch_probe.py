@@ -36,7 +36,9 @@ paused = False
 def _pause(where: str) -> None:
     global paused
     paused = True
-    Path(record_dir, f"paused-rank{RANK}").write_text(where)
+    marker = Path(record_dir, f"paused-rank{RANK}")
+    Path(f"{marker}.tmp").write_text(where)
+    os.replace(f"{marker}.tmp", marker)  # whole or absent: the test reads it as soon as it appears
     time.sleep(3600)  # until the test kills us
 
 
