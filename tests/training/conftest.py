@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset
+from transformers import BertConfig, BertModel
+
+from transfuse.tokenization import train_tokenizer
 
 POSITIVE = ["good", "great", "fine", "lovely", "superb", "nice"]
 NEGATIVE = ["bad", "awful", "poor", "dull", "weak", "ugly"]
@@ -77,3 +80,41 @@ TINY_RUN_FLAGS = [
 def tiny_flags(tmp_path: Path) -> list[str]:
     """`TINY_RUN_FLAGS` writing into this test's own folders."""
     return [*TINY_RUN_FLAGS, "--output_dir", str(tmp_path / "run"), "--cache_dir", str(tmp_path / "cache")]
+
+
+@pytest.fixture
+def bert_base(sentiment_rows, tmp_path):
+    """A tiny random BERT *without* a classification head, as a pretrained encoder checkpoint is saved."""
+    tokenizer = train_tokenizer(
+        sentiment_rows(64, 0)["text"], kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False
+    )
+    model = BertModel(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    model.save_pretrained(tmp_path / "bert")
+    tokenizer.save_pretrained(tmp_path / "bert")
+    return str(tmp_path / "bert")
+
+
+@pytest.fixture
+def built_trainers(monkeypatch) -> list:
+    """Every Trainer the workflow builds in this test, in order."""
+    from transfuse.training import workflow
+
+    built = []
+    real = workflow.build_trainer
+
+    def build(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(workflow, "build_trainer", build)
+    return built

@@ -4,39 +4,14 @@ the pretrained base reproduces the trained model's logits exactly."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from peft import PeftModel
-from transformers import BertConfig, BertModel
 
 from transfuse.adapters import load_for_inference, save_for_inference
 from transfuse.adapters.callbacks import adapter_callbacks
 from transfuse.tasks.classification import ClassificationTask
-from transfuse.tokenization import train_tokenizer
 from transfuse.training import build_trainer, load_for_training, parse_arguments, prepare_data
 from transfuse.training.workflow import make_task
-
-
-@pytest.fixture
-def bert_base(sentiment_rows, tmp_path):
-    """A tiny random BERT *without* a classification head, as a pretrained encoder checkpoint is saved."""
-    tokenizer = train_tokenizer(
-        sentiment_rows(64, 0)["text"], kind="wordpiece", vocab_size=100, min_frequency=1, show_progress=False
-    )
-    model = BertModel(
-        BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=64,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
-    model.save_pretrained(tmp_path / "bert")
-    tokenizer.save_pretrained(tmp_path / "bert")
-    return str(tmp_path / "bert")
 
 
 def test_adapter_reload_reproduces_logits_with_the_trained_head(sentiment_rows, write_data, bert_base, tmp_path):

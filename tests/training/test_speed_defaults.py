@@ -41,19 +41,6 @@ def varied_rows(sentiment_rows, n: int, seed: int) -> dict[str, list]:
     return rows
 
 
-def capture_trainers(monkeypatch) -> list:
-    """Every Trainer the workflow builds, in order."""
-    built = []
-    real = workflow.build_trainer
-
-    def build(*args, **kwargs):
-        built.append(real(*args, **kwargs))
-        return built[-1]
-
-    monkeypatch.setattr(workflow, "build_trainer", build)
-    return built
-
-
 # ---- bf16 training by default where it is native -----------------------------------------------------------
 
 
@@ -119,11 +106,11 @@ def _loss_curve(trainer) -> list[float]:
 
 
 def test_bf16_training_follows_the_fp32_loss_curve(
-    monkeypatch, sentiment_rows, write_data, tiny_flags, tmp_path
+    built_trainers, sentiment_rows, write_data, tiny_flags, tmp_path
 ) -> None:
     """Same seed, same batches: bf16 autocast (run on any CPU, natively or emulated) ends within a few percent
     of fp32's loss, and both learned."""
-    built = capture_trainers(monkeypatch)
+    built = built_trainers
     data = ["--train_file", write_data("train.jsonl", sentiment_rows(160, seed=0))]
     steps = ["--max_steps", "60", "--logging_steps", "10", "--learning_rate", "5e-3"]
     curves, results = {}, {}
@@ -171,9 +158,9 @@ def test_length_grouped_batches_come_shuffled_from_groups_of_a_chosen_size() -> 
 
 
 def test_the_trainer_serves_length_groups_shuffled(
-    monkeypatch, sentiment_rows, write_data, tiny_flags, tmp_path
+    built_trainers, sentiment_rows, write_data, tiny_flags, tmp_path
 ) -> None:
-    built = capture_trainers(monkeypatch)
+    built = built_trainers
     flags = ["--train_file", write_data("train.jsonl", varied_rows(sentiment_rows, 64, seed=0)), *tiny_flags]
     grouped = [*flags, "--train_sampling_strategy", "group_by_length", "--length_group_batches", "3"]
     workflow.train("classification", parse_arguments(ClassificationTask, grouped), "test")
@@ -238,9 +225,9 @@ def _predict(run: Path, test_file: str, tmp_path: Path, name: str, *flags: str) 
 
 
 def test_length_sorted_prediction_answers_in_input_order(
-    monkeypatch, trained_run, sentiment_rows, write_data, tmp_path
+    monkeypatch, built_trainers, trained_run, sentiment_rows, write_data, tmp_path
 ) -> None:
-    built = capture_trainers(monkeypatch)
+    built = built_trainers
     rows = varied_rows(sentiment_rows, 40, seed=3)
     rows["text"][7] = ""  # a row that cannot be predicted keeps its line
     test_file = write_data("test.jsonl", {"text": rows["text"]})

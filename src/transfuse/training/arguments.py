@@ -188,6 +188,14 @@ class RunArguments:
             "(on SST-2, 12 reached a given accuracy in fewer steps)."
         },
     )
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "train: peak learning rate of the newly initialised modules (the task head: those the "
+            "checkpoint did not hold) under the same schedule; the pretrained weights keep --learning_rate "
+            "(default: --learning_rate for all)."
+        },
+    )
     max_train_minutes: float | None = field(
         default=None,
         metadata={
@@ -204,6 +212,11 @@ class RunArguments:
             )
         if self.max_tokens_per_batch is not None and self.max_tokens_per_batch <= 0:
             raise ValueError(f"--max_tokens_per_batch {self.max_tokens_per_batch} must be a positive integer.")
+        if self.head_learning_rate is not None and self.head_learning_rate <= 0:
+            raise ValueError(
+                f"--head_learning_rate {self.head_learning_rate} must be a positive learning rate "
+                "(leave it out to train the head at --learning_rate)."
+            )
         if self.length_group_batches <= 0:
             raise ValueError(
                 f"--length_group_batches {self.length_group_batches} must be a positive number of batches "

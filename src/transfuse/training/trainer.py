@@ -17,6 +17,8 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
 * Length-grouped training batches (`--train_sampling_strategy group_by_length`): the Trainer's groups (rows of
   similar length in each batch), served in a shuffled batch order instead of longest to shortest within each
   group of 50 batches (`ShuffledLengthGroupedSampler`); `--length_group_batches` sets the group's size.
+* A learning rate of its own for the task head (`--head_learning_rate`): the modules the checkpoint did not hold
+  (`new_modules`, from the loading report) start random and can learn faster than the pretrained weights.
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
@@ -52,6 +54,8 @@ from ..common.checkpointing import AtomicCheckpointMixin
 from ..tasks import Task
 from .arguments import LENGTH_GROUP_BATCHES
 from .precision import resolve_eval_weights, resolve_training_precision
+
+logger = logging.getLogger(__name__)
 
 
 def feature_lengths(features: Dataset, column: str = "input_ids") -> np.ndarray | None:
@@ -171,6 +175,29 @@ def unpermute(predictions: Any, order: np.ndarray) -> Any:
     return predictions
 
 
+def head_parameters(model: torch.nn.Module, module_names: list[str]) -> set[int]:
+    """Ids of the trainable parameters under `module_names` (paths in the task model, e.g. `classifier`); for a
+    peft model the paths are looked up in its base model, where `modules_to_save` wraps the trained copy."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    ids: set[int] = set()
+    for name in module_names:
+        module = base.get_submodule(name)
+        ids.update(id(p) for p in module.parameters() if p.requires_grad)
+    return ids
+
+
+def split_head_groups(optimizer: torch.optim.Optimizer, head: set[int], learning_rate: float) -> None:
+    """Move the parameters in `head` out of each of `optimizer`'s groups into a copy of that group (the same
+    weight decay) with `learning_rate`; an emptied group is dropped. Call before the scheduler is built."""
+    groups = []
+    for group in optimizer.param_groups:
+        own = [p for p in group["params"] if id(p) not in head]
+        moved = [p for p in group["params"] if id(p) in head]
+        groups += [{**group, "params": params} for params in (own,) if params]
+        groups += [{**group, "params": params, "lr": learning_rate} for params in (moved,) if params]
+    optimizer.param_groups = groups
+
+
 class TaskTrainerMixin:
     """Routes `evaluate`/`predict` through `task.postprocess` and `task.compute_metrics`; bf16 inference;
     length-sorted inference batches (`sort_by_length`) within `max_tokens_per_batch`."""
@@ -184,6 +211,8 @@ class TaskTrainerMixin:
         sort_by_length: bool = True,
         max_tokens_per_batch: int | None = None,
         length_group_batches: int = LENGTH_GROUP_BATCHES,
+        new_modules: list[str] | None = None,
+        head_learning_rate: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -193,6 +222,10 @@ class TaskTrainerMixin:
         self.sort_by_length = sort_by_length
         self.max_tokens_per_batch = max_tokens_per_batch
         self.length_group_batches = length_group_batches
+        self.head_learning_rate = head_learning_rate
+        self.head_parameters = head_parameters(self.model, new_modules or []) if head_learning_rate else set()
+        if head_learning_rate and not self.head_parameters:
+            logger.warning("--head_learning_rate %s: no module of the model is new; ignored.", head_learning_rate)
         self.task_outputs: dict[str, list[dict[str, Any]]] = {}
         self.task_metrics: dict[str, dict[str, Any]] = {}
         self._current: tuple[Dataset | None, Dataset | None] = (None, None)
@@ -272,6 +305,14 @@ class TaskTrainerMixin:
             return None
         names = getattr(self.processing_class, "model_input_names", None) or ["input_ids"]
         return feature_lengths(dataset, names[0])
+
+    def create_optimizer(self, model: Any = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer (its weight-decay groups), with the head's parameters moved into groups of
+        their own at `head_learning_rate`; the schedule, created next, scales every group alike."""
+        optimizer = super().create_optimizer(model)
+        if self.head_parameters:
+            split_head_groups(optimizer, self.head_parameters, self.head_learning_rate)
+        return optimizer
 
     def _get_train_sampler(self, train_dataset: Dataset | None = None) -> Sampler | None:
         sampler = super()._get_train_sampler(train_dataset)
@@ -377,13 +418,16 @@ def build_trainer(
     eval_bf16: bool = False,
     callbacks: list[TrainerCallback] | None = None,
     run: Any = None,
+    new_modules: list[str] | None = None,
 ) -> TaskTrainer | Seq2SeqTaskTrainer:
     """The Trainer that fits `task.training_args_class`, with the task's collator and evaluation.
 
     `run` (the command's `RunArguments`) carries the batching flags (`--sort_by_length`, `--max_tokens_per_batch`,
-    `--length_group_batches`). Training precision left to the hardware (`--bf16` not given) is decided here: bf16
-    autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32; so are the
-    weights of evaluate / predict left unset (`--bf16_full_eval`): bf16 where `eval_bf16` holds.
+    `--length_group_batches`) and `--head_learning_rate`, which applies to `new_modules` (the modules the
+    checkpoint did not hold, `LoadedModel.new_modules`). Training precision left to the hardware (`--bf16` not
+    given) is decided here: bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`),
+    else fp32; so are the weights of evaluate / predict left unset (`--bf16_full_eval`): bf16 where `eval_bf16`
+    holds.
     """
     train = train_features is not None
     resolve_training_precision(training_args, train=train, bf16=eval_bf16)
@@ -403,6 +447,8 @@ def build_trainer(
         sort_by_length=getattr(run, "sort_by_length", True),
         max_tokens_per_batch=getattr(run, "max_tokens_per_batch", None),
         length_group_batches=getattr(run, "length_group_batches", LENGTH_GROUP_BATCHES),
+        new_modules=new_modules,
+        head_learning_rate=getattr(run, "head_learning_rate", None) if train else None,
     )
 
 
@@ -415,8 +461,10 @@ __all__ = [
     "TaskTrainerMixin",
     "build_trainer",
     "feature_lengths",
+    "head_parameters",
     "length_order",
     "loader_order",
+    "split_head_groups",
     "token_budget_batches",
     "unpermute",
 ]

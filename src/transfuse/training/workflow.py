@@ -180,6 +180,7 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
             *time_budget,
         ],
         run=args.run,
+        new_modules=loaded.new_modules,
     )
 
     train_result = trainer.train(resume_from_checkpoint=checkpoint)

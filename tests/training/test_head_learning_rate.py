@@ -1,0 +1,69 @@
+"""`--head_learning_rate`: the newly initialised modules (the task head) get a peak learning rate of their own,
+under the same schedule, in full fine-tuning and under an adapter; the pretrained weights keep
+`--learning_rate`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from transfuse.tasks.classification import ClassificationTask
+from transfuse.training import parse_arguments, workflow
+from transfuse.training.trainer import split_head_groups
+
+
+def test_head_parameters_move_to_groups_of_their_own_with_the_same_weight_decay() -> None:
+    body, head, head_bias = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    optimizer = torch.optim.AdamW(
+        [{"params": [body, head], "weight_decay": 0.01}, {"params": [head_bias], "weight_decay": 0.0}], lr=1e-4
+    )
+    split_head_groups(optimizer, {id(head), id(head_bias)}, 1e-3)
+    groups = [([id(p) for p in g["params"]], g["lr"], g["weight_decay"]) for g in optimizer.param_groups]
+    # the emptied no-decay group is dropped; nothing is lost or repeated
+    assert groups == [([id(body)], 1e-4, 0.01), ([id(head)], 1e-3, 0.01), ([id(head_bias)], 1e-3, 0.0)]
+
+
+def _train(built_trainers: list, flags: list[str]):
+    workflow.train("classification", parse_arguments(ClassificationTask, flags), "test")
+    return built_trainers[-1]
+
+
+def _learning_rates(trainer) -> dict[str, float]:
+    """Peak learning rate of each trainable parameter, by name."""
+    groups = zip(trainer.optimizer.param_groups, trainer.lr_scheduler.base_lrs)
+    peak = {id(p): lr for group, lr in groups for p in group["params"]}
+    return {name: peak[id(p)] for name, p in trainer.model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("adapter", [[], ["--adapter", "lora", "--lora_r", "4"]], ids=["full", "lora"])
+def test_the_new_head_trains_at_its_own_learning_rate(
+    built_trainers, sentiment_rows, write_data, bert_base, tmp_path, adapter
+) -> None:
+    flags = [
+        *("--train_file", write_data("train.jsonl", sentiment_rows(32, 1)), "--model_name_or_path", bert_base),
+        *("--max_steps", "3", "--per_device_train_batch_size", "8", "--save_strategy", "no"),
+        *("--learning_rate", "1e-4", "--head_learning_rate", "2e-3", "--output_dir", str(tmp_path / "run")),
+        *adapter,
+    ]
+    trainer = _train(built_trainers, flags)
+    rates = _learning_rates(trainer)
+    head = {name: lr for name, lr in rates.items() if ".classifier." in f".{name}"}
+    body = {name: lr for name, lr in rates.items() if name not in head}
+    assert head and set(head.values()) == {2e-3}  # weight and bias
+    assert body and set(body.values()) == {1e-4}  # every pretrained (or LoRA) parameter
+    assert len(rates) == sum(len(g["params"]) for g in trainer.optimizer.param_groups)
+
+
+def test_without_the_flag_every_parameter_keeps_the_learning_rate(
+    built_trainers, sentiment_rows, write_data, bert_base, tmp_path
+) -> None:
+    flags = [
+        *("--train_file", write_data("train.jsonl", sentiment_rows(16, 1)), "--model_name_or_path", bert_base),
+        *("--max_steps", "1", "--save_strategy", "no", "--output_dir", str(tmp_path / "run")),
+    ]
+    assert set(_learning_rates(_train(built_trainers, flags)).values()) == {5e-5}  # the Trainer's default
+
+
+def test_head_learning_rate_must_be_positive(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"--head_learning_rate -0.001 must be a positive learning rate"):
+        parse_arguments(ClassificationTask, ["--head_learning_rate=-1e-3", "--output_dir", str(tmp_path)])
