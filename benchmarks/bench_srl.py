@@ -21,9 +21,11 @@ a run folder that already holds `metrics.json` (a finished run) is reused, `--re
     scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`);
 (h) the learning rate of MiniLM full fine-tuning at the same budget (`LEARNING_RATES`), against the shipped config's;
 (i) the tagging head of MiniLM full fine-tuning at the same budget (`--tagging_head`: the model's own token head,
-    or the predicate-aware head that joins each word with the predicate, Shi & Lin 2019).
+    or the predicate-aware head that joins each word with the predicate, Shi & Lin 2019);
+(j) the head's own learning rate at the same budget (`--head_learning_rate`, `HEAD_LEARNING_RATES`; the encoder
+    keeps the config's 1e-4, and a head rate of 1e-4 is the same as none).
 
-A run that trains exactly what another trains (the shipped settings appear in (g), (h) and (i)) is trained once,
+A run that trains exactly what another trains (the shipped settings appear in (g) to (j)) is trained once,
 under the first name; the others report its folder and figures.
 
     python benchmarks/bench_srl.py --quick                                   # smoke: tiny budgets, a few minutes
@@ -31,6 +33,7 @@ under the first name; the others report its folder and figures.
     python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_pair_indicator --marking_steps 800
     python benchmarks/bench_srl.py --runs lr_minilm_1e-04 lr_minilm_2e-04 lr_minilm_3e-04 lr_minilm_5e-04
     python benchmarks/bench_srl.py --runs head_minilm_token head_minilm_predicate
+    python benchmarks/bench_srl.py --runs head_lr_minilm_1e-04 head_lr_minilm_1e-03
 
 Targets (issue 18, 2 CPU cores, <= 60 minutes of training per run): MiniLM span F1 >= 0.78; LoRA within 2 points
 of full at <= 0.6x its training memory; Viterbi never invalid and >= argmax; predicate identification F1 >= 0.90.
@@ -70,6 +73,7 @@ MEMORY_RUNS = (
 SMALL = {"preset": "small", "architecture": "encoder", "tokenizer_kind": "bpe", "vocab_size": 8000}
 SMALL_LEARNING_RATE = 5e-4
 LEARNING_RATES = (1e-4, 2e-4, 3e-4, 5e-4)  # part (h), MiniLM full fine-tuning
+HEAD_LEARNING_RATES = (1e-4, 1e-3)  # part (j), the tagging head's own rate (the encoder's 1e-4: none of its own)
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Run:
     config: str
     overrides: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
-    part: str = "main"  # main | memory | marking | learning_rate | tagging_head
+    part: str = "main"  # main | memory | marking | learning_rate | tagging_head | head_learning_rate
     probe: bool = False  # run under rss_probe.py
     same_as: str | None = None  # the run that trains exactly this (set by build_runs): its folder is reused
 
@@ -118,6 +122,9 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     for head in TAGGING_HEADS:
         overrides = {"model_name_or_path": minilm, "tagging_head": head, **short}
         runs.append(Run(f"head_minilm_{head}", "ewt_minilm_full.yaml", overrides, part="tagging_head"))
+    for rate in HEAD_LEARNING_RATES:
+        overrides = {"model_name_or_path": minilm, "head_learning_rate": rate, **short}
+        runs.append(Run(f"head_lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="head_learning_rate"))
     first: dict[str, str] = {}
     for run in runs:
         run.same_as = first.setdefault(json.dumps(run.settings(), sort_keys=True, default=str), run.name)
@@ -584,6 +591,10 @@ def print_report(results: dict[str, Any]) -> None:
     if heads:
         print(f"\n(i) tagging head, MiniLM full fine-tuning at equal budgets ({steps} steps)")
         print_equal_budget_runs(heads, {"head": "tagging_head"})
+    head_rates = results.get("head_learning_rate", {})
+    if head_rates:
+        print(f"\n(j) the head's own learning rate, MiniLM full fine-tuning at equal budgets ({steps} steps)")
+        print_equal_budget_runs(head_rates, {"head learning rate": "head_learning_rate"})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -687,9 +698,10 @@ def main(argv: list[str] | None = None) -> int:
     if "srl_minilm_full" in done:
         results["prediction"] = prediction(done["srl_minilm_full"]["run_dir"], options, env)
 
-    # parts (g), (h) and (i): each run with what it varies, read from its overrides (never parsed out of its name)
-    varied = ("learning_rate", "tagging_head")  # the part is named after the one setting its runs vary
-    results["marking"], results["learning_rate"], results["tagging_head"] = {}, {}, {}
+    # parts (g) to (j): each run with what it varies, read from its overrides (never parsed out of its name)
+    varied = ("learning_rate", "tagging_head", "head_learning_rate")  # a part is named after the setting it varies
+    results["marking"] = {}
+    results.update({part: {} for part in varied})
     for run in runs:
         result = results["runs"].get(run.name)
         if run.part not in ("marking", *varied) or result is None:
