@@ -33,8 +33,7 @@ under the first name; the others report its folder and figures.
     python benchmarks/bench_srl.py --runs marking_minilm_pair marking_minilm_pair_indicator --marking_steps 800
     python benchmarks/bench_srl.py --runs lr_minilm_1e-04 lr_minilm_2e-04 lr_minilm_3e-04 lr_minilm_5e-04
     python benchmarks/bench_srl.py --runs head_minilm_token head_minilm_predicate
-    python benchmarks/bench_srl.py --runs head_lr_minilm_1e-04 head_lr_minilm_3e-04 head_lr_minilm_1e-03 \
-        head_lr_minilm_3e-03
+    python benchmarks/bench_srl.py --runs head_lr_minilm_1e-04 head_lr_minilm_3e-04    # and ..._1e-03, ..._3e-03
 
 Targets (issue 18, 2 CPU cores, <= 60 minutes of training per run): MiniLM span F1 >= 0.78; LoRA within 2 points
 of full at <= 0.6x its training memory; Viterbi never invalid and >= argmax; predicate identification F1 >= 0.90.
