@@ -193,8 +193,10 @@ def split_head_groups(optimizer: torch.optim.Optimizer, head: set[int], learning
     for group in optimizer.param_groups:
         own = [p for p in group["params"] if id(p) not in head]
         moved = [p for p in group["params"] if id(p) in head]
-        groups += [{**group, "params": params} for params in (own,) if params]
-        groups += [{**group, "params": params, "lr": learning_rate} for params in (moved,) if params]
+        if own:
+            groups.append({**group, "params": own})
+        if moved:
+            groups.append({**group, "params": moved, "lr": learning_rate})
     optimizer.param_groups = groups
 
 
