@@ -56,7 +56,7 @@ import yaml
 
 from common import environment, format_table, read_jsonl, save_json
 from transfuse.tasks.srl.alignment import MARKINGS  # MiniLM (BERT) has token types: every marking applies
-from transfuse.tasks.srl.task import DEFAULT_MARKING, TAGGING_HEADS
+from transfuse.tasks.srl.arguments import DEFAULT_MARKING, TAGGING_HEADS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

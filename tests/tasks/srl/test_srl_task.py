@@ -15,8 +15,8 @@ import transfuse  # noqa: F401  (registers the transfuse model type)
 from transfuse.adapters import load_for_inference
 from transfuse.tasks import get_task_class
 from transfuse.tasks.srl.alignment import FALLBACK_MARKING, INDICATED
+from transfuse.tasks.srl.arguments import DEFAULT_MARKING, DEFAULT_TAGGING_HEAD
 from transfuse.tasks.srl.data import read_conll
-from transfuse.tasks.srl.task import DEFAULT_MARKING, DEFAULT_TAGGING_HEAD
 from transfuse.training import check_arguments, parse_arguments, workflow
 
 from .synthetic import FILLERS, NOUNS, VERBS, propositions, raw_sentences
