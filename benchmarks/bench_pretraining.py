@@ -17,6 +17,10 @@ transfuse decoder writes a short sample.
 
 The learning rate follows a time-based schedule (linear warm-up over the first 5% of the budget, cosine decay
 to 10% at its end), so every run ends its decay exactly when its budget runs out, whatever its speed.
+
+A process that pretrains only transfuse models applies the glibc malloc settings that `transfuse pretrain`
+applies (`transfuse.allocator`; `--no-malloc` leaves glibc's defaults); the peers keep glibc's defaults, their
+plain path. `--torch_compile` compiles the transfuse models (compilation counts against the budget).
 """
 
 from __future__ import annotations
@@ -192,6 +196,7 @@ def pretrain(
         seed=args.seed,
         dataloader_pin_memory=False,
         disable_tqdm=True,
+        torch_compile=args.torch_compile and not is_peer,
     )
     results = run_pretraining(
         model_args,
@@ -412,6 +417,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="fine-tune SST-2 under bf16 autocast (default; --no-ft_bf16 for fp32)",
     )
+    parser.add_argument(
+        "--torch_compile",
+        action="store_true",
+        help="compile the transfuse models (the Trainer's --torch_compile; the peers run eagerly, their plain path)",
+    )
+    parser.add_argument(
+        "--malloc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="in a process that pretrains only transfuse models, apply the glibc malloc settings that `transfuse "
+        "pretrain` applies (transfuse/allocator.py); the peers keep glibc's defaults, their plain path "
+        "(default; --no-malloc: glibc's defaults for all)",
+    )
     parser.add_argument("--sample_tokens", type=int, default=60)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=42)
@@ -436,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.malloc and args.architectures and args.implementations == ["transfuse"]:
+        from transfuse.allocator import apply_malloc_settings
+
+        args.malloc_applied = apply_malloc_settings()  # process-wide: the reason it waits for a transfuse-only run
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_pretraining-"))
     files = prepare_corpus(args, workdir)
     tokenizer = train_shared_tokenizer(files[0], workdir / f"tokenizer-{args.vocab_size}", args.vocab_size)
