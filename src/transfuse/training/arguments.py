@@ -196,6 +196,14 @@ class RunArguments:
             "(default: --learning_rate for all)."
         },
     )
+    freeze_input_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "train: keep the pretrained model's word embeddings as they are (for MiniLM, half its "
+            "weights): no gradient and no optimizer state for them. Full fine-tuning of a pretrained model only "
+            "(an adapter freezes them already)."
+        },
+    )
     max_train_minutes: float | None = field(
         default=None,
         metadata={
@@ -314,6 +322,13 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
                 f"{flag} casts the model's weights in place when the run's final evaluation starts, so the saved "
                 f"adapter would lose precision; train without it and pass it to transfuse evaluate / predict."
             )
+        if args.run.freeze_input_embeddings and (args.adapter.enabled or model.from_scratch):
+            why = (
+                f"--adapter {args.adapter.adapter} freezes them already"
+                if args.adapter.enabled
+                else ("a model built from scratch has random ones")
+            )
+            raise ValueError(f"--freeze_input_embeddings keeps pretrained word embeddings, and {why}; drop the flag.")
         check_training_arguments(args.adapter, args.training)
         return
     if model.from_scratch:

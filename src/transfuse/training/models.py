@@ -62,8 +62,10 @@ def load_for_training(
     adapter_args: AdapterArguments,
     training_texts: Iterable[str],
     seed: int = 42,
+    freeze_input_embeddings: bool = False,
 ) -> LoadedModel:
-    """Build or load the model of `task` (labels from `task.config_updates()`), wrapped by its adapter."""
+    """Build or load the model of `task` (labels from `task.config_updates()`), wrapped by its adapter; with
+    `freeze_input_embeddings`, its word embeddings are not trained."""
     set_seed(seed)  # the new weights (a scratch model, a new head) depend on it
     if model_args.from_scratch:
         loaded = _build_from_preset(task, model_args, training_texts)
@@ -76,6 +78,8 @@ def load_for_training(
             )
         loaded = _load_pretrained(task, model_args, adapter_args)
     _add_task_tokens(task, loaded, adapter_args)
+    if freeze_input_embeddings:
+        _freeze_input_embeddings(task, loaded.model)
     loaded.model = apply_adapter(loaded.model, adapter_args, loaded.new_modules)
     return loaded
 
@@ -112,6 +116,19 @@ def _add_task_tokens(task: Task, loaded: LoadedModel, adapter_args: AdapterArgum
         name = next(name for name, module in loaded.model.named_modules() if module is embeddings)
         loaded.new_modules = sorted({*loaded.new_modules, name})
     logger.info("Added the task's tokens %s to the tokenizer (%d ids)", task.added_tokens(), len(loaded.tokenizer))
+
+
+def _freeze_input_embeddings(task: Task, model: nn.Module) -> None:
+    """No gradient for the word embeddings (position and token-type embeddings still train)."""
+    if task.added_tokens():
+        raise ValueError(
+            f"--freeze_input_embeddings would leave the rows of the task's new tokens {task.added_tokens()} "
+            "random; drop the flag, or choose an option that adds no tokens (e.g. SRL's --predicate_marking "
+            "indicator)."
+        )
+    weight = model.get_input_embeddings().weight
+    weight.requires_grad_(False)
+    logger.info("Word embeddings frozen: %.1fM parameters not trained", weight.numel() / 1e6)
 
 
 def _load_pretrained(task: Task, model_args: ModelArguments, adapter_args: AdapterArguments) -> LoadedModel:

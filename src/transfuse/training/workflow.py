@@ -153,7 +153,12 @@ def train(task_name: str, args: ParsedArguments, command: str) -> dict[str, Any]
     has_validation = bool(args.data.validation_file or args.data.dataset_name)
     data = prepare_data(task, args, ["train", "validation"] if has_validation else ["train"])
     loaded = load_for_training(
-        task, args.model, args.adapter, task.training_texts(data.examples["train"]), seed=training.seed
+        task,
+        args.model,
+        args.adapter,
+        task.training_texts(data.examples["train"]),
+        seed=training.seed,
+        freeze_input_embeddings=args.run.freeze_input_embeddings,
     )
     record_max_length(loaded.tokenizer, task.max_seq_length)  # evaluate / predict truncate as training does
     task.attach(loaded.tokenizer, loaded.model.config)
