@@ -102,6 +102,35 @@ def test_saved_tagger_reloads_through_the_auto_class_with_equal_logits(tmp_path)
         torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits)
 
 
+def test_a_hidden_layer_classifier_loads_new_over_a_plain_encoder_and_reloads_with_equal_logits(tmp_path) -> None:
+    """`classifier_hidden_size` (taken over from the encoder's config, where the SRL task writes it): linear,
+    GELU, dropout, linear over [word ; predicate]; its four tensors are the new head, saved and reloaded."""
+    torch.manual_seed(0)
+    BertModel(bert_config()).save_pretrained(tmp_path / "bert")
+    config = bert_config(num_labels=3, id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+    config.classifier_hidden_size = 8
+    model, info = PredicateTaggerForTokenClassification.from_pretrained(
+        tmp_path / "bert", config=config, output_loading_info=True
+    )
+    model.eval()
+    assert sorted(info["missing_keys"]) == [f"classifier.{i}.{p}" for i in (0, 3) for p in ("bias", "weight")]
+    assert model.config.classifier_hidden_size == 8
+    first, last = model.classifier[0], model.classifier[3]
+    assert (first.in_features, first.out_features, last.out_features) == (32, 8, 3)
+    assert first.bias.abs().sum() == 0 and 0 < first.weight.std() < 0.05  # initialised as the linear head is
+    batch = inputs()
+    with torch.no_grad():
+        logits = model(**batch).logits
+        hidden = model.encoder(**batch).last_hidden_state  # (B, T, H)
+    predicate = torch.stack([hidden[0, 2:4].mean(0), torch.zeros(hidden.shape[-1])])
+    joined = torch.cat([hidden, predicate[:, None].expand_as(hidden)], dim=-1)  # (B, T, 2H)
+    torch.testing.assert_close(logits, last(torch.nn.functional.gelu(first(joined))))
+    model.save_pretrained(tmp_path / "run")
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path / "run").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**batch).logits, logits)
+
+
 def test_activation_checkpointing_replays_the_encoder_with_the_same_gradients() -> None:
     model, batch = tagger(bert_config()), inputs()
     labels = torch.tensor([[-100, 0, 1, 1, 2, -100], [-100, 0, 1, -100, -100, -100]])

@@ -10,6 +10,9 @@ MiniLM, ELECTRA, a transfuse encoder):
     p = mean of h over the marked sub-words (token_type_ids == 1)     # (B, H); zeros where nothing is marked
     logits = classifier(dropout([h ; p]))                            # (B, T, 2H) -> (B, T, num_labels)
 
+The classifier is one linear layer, or with `classifier_hidden_size` a hidden layer (linear, GELU, dropout, linear),
+which lets a word's scores depend on the word and the predicate together rather than on a sum of the two.
+
 The marked sub-words are the predicate's under SRL's `indicator` marking (and the predicate word again, as the
 second segment, under `pair`), so the model takes exactly the inputs of `AutoModelForTokenClassification` and
 serves the SRL task, its pipeline and the `Trainer` unchanged. A sentence with nothing marked (the predicate
@@ -38,7 +41,7 @@ _HUB_KWARGS = ("revision", "trust_remote_code", "cache_dir", "token", "local_fil
 # what `from_pretrained` sets on a model loaded in 4/8 bit, taken over from the encoder
 _QUANTIZATION_STATE = ("hf_quantizer", "is_quantized", "is_loaded_in_4bit", "is_loaded_in_8bit", "quantization_method")
 # what the task writes on the encoder's config that belongs to the tagger (the label set), and the padding id
-_KEYS_FROM_ENCODER = ("id2label", "label2id", "pad_token_id")
+_KEYS_FROM_ENCODER = ("id2label", "label2id", "pad_token_id", "classifier_hidden_size")
 
 
 class PredicateTaggerConfig(PreTrainedConfig):
@@ -49,6 +52,8 @@ class PredicateTaggerConfig(PreTrainedConfig):
             token-type embedding: `type_vocab_size >= 2`).
         classifier_dropout (`float`, *optional*): dropout before the classifier; defaults to the encoder's
             `classifier_dropout`, else its `hidden_dropout_prob`, else 0.1.
+        classifier_hidden_size (`int`, *optional*): the width of a hidden layer (GELU) in the classifier; None
+            (the default) makes the classifier one linear layer.
         num_labels, id2label, label2id: the tag set, as for any token-classification model.
     """
 
@@ -57,6 +62,7 @@ class PredicateTaggerConfig(PreTrainedConfig):
 
     encoder: PreTrainedConfig | dict | None = None
     classifier_dropout: float | int | None = None
+    classifier_hidden_size: int | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -75,7 +81,7 @@ class PredicateTaggerConfig(PreTrainedConfig):
 
 
 class PredicateTaggerForTokenClassification(PreTrainedModel):
-    """An encoder and one linear layer over [each sub-word's vector ; the marked sub-words' mean vector]."""
+    """An encoder and a classifier over [each sub-word's vector ; the marked sub-words' mean vector]."""
 
     config_class = PredicateTaggerConfig
     base_model_prefix = "encoder"
@@ -90,11 +96,11 @@ class PredicateTaggerForTokenClassification(PreTrainedModel):
         self.num_labels = config.num_labels
         self.encoder = _without_pooler(AutoModel.from_config(config.encoder))
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(2 * config.encoder.hidden_size, config.num_labels)
+        self.classifier = _classifier(2 * config.encoder.hidden_size, config.classifier_hidden_size, config)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if module is self.classifier:
+        if isinstance(module, nn.Linear) and any(module is layer for layer in self.classifier.modules()):
             nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
             nn.init.zeros_(module.bias)  # the encoder, a `PreTrainedModel`, initialises its own modules
 
@@ -201,6 +207,18 @@ class PredicateTaggerForTokenClassification(PreTrainedModel):
         return TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
+
+
+def _classifier(width: int, hidden_size: int | None, config: PredicateTaggerConfig) -> nn.Module:
+    """One linear layer from `width` to the labels, or two with a GELU (and dropout) between them."""
+    if hidden_size is None:
+        return nn.Linear(width, config.num_labels)
+    return nn.Sequential(
+        nn.Linear(width, hidden_size),  # (B, T, 2H) -> (B, T, hidden)
+        nn.GELU(),
+        nn.Dropout(config.classifier_dropout),
+        nn.Linear(hidden_size, config.num_labels),  # (B, T, hidden) -> (B, T, num_labels)
+    )
 
 
 def _without_pooler(encoder: nn.Module) -> nn.Module:

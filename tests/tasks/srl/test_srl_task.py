@@ -9,7 +9,15 @@ import pytest
 import torch
 from datasets import Dataset
 from peft import AutoPeftModelForTokenClassification
-from transformers import BertConfig, BertModel, BertTokenizerFast, DistilBertConfig, RobertaConfig, pipeline
+from transformers import (
+    AutoModelForTokenClassification,
+    BertConfig,
+    BertModel,
+    BertTokenizerFast,
+    DistilBertConfig,
+    RobertaConfig,
+    pipeline,
+)
 
 import transfuse  # noqa: F401  (registers the transfuse model type)
 from transfuse.adapters import load_for_inference
@@ -179,6 +187,47 @@ def test_predicate_head_with_lora_over_a_plain_bert_saves_its_head_and_reloads(t
     batch = {"input_ids": torch.tensor([[2, 5, 17, 6, 3]]), "token_type_ids": torch.tensor([[0, 0, 1, 0, 0]])}
     with torch.no_grad():
         torch.testing.assert_close(theirs(**batch).logits, ours(**batch).logits)
+
+
+def test_hidden_layer_head_over_frozen_word_embeddings_saves_and_reloads(tmp_path) -> None:
+    """The shipped MiniLM full fine-tuning recipe in miniature: `--classifier_hidden_size` and
+    `--freeze_input_embeddings`; the saved model keeps both and evaluates as it did at the end of training."""
+    train = write_jsonl(tmp_path / "train.jsonl", propositions(24, seed=0))
+    validation = write_jsonl(tmp_path / "validation.jsonl", propositions(8, seed=1))
+    common = ["--validation_file", validation, "--cache_dir", str(tmp_path / "cache"), "--fp32"]
+    bert = tiny_bert(tmp_path / "bert")
+    trained = run("train", ["--model_name_or_path", bert, "--train_file", train, *common, "--classifier_hidden_size",
+                            "8", "--freeze_input_embeddings", "true", "--learning_rate", "1e-2", "--max_steps", "3",
+                            "--per_device_train_batch_size", "8", "--save_strategy", "no", "--disable_tqdm", "true",
+                            "--report_to", "none", "--output_dir", str(tmp_path / "run")])  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model_type"] == "predicate_tagger" and config["classifier_hidden_size"] == 8
+    saved = AutoModelForTokenClassification.from_pretrained(tmp_path / "run")
+    torch.testing.assert_close(
+        saved.get_input_embeddings().weight, BertModel.from_pretrained(bert).get_input_embeddings().weight
+    )
+    reloaded = run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), *common])
+    for key in ("f1", "loss", "predicate_f1"):
+        assert reloaded["eval"][key] == pytest.approx(trained["eval"][key], rel=1e-4, abs=1e-6), key
+    with pytest.raises(ValueError, match="--classifier_hidden_size 16 differs from the model's 8"):
+        run("evaluate", ["--model_name_or_path", str(tmp_path / "run"), *common, "--classifier_hidden_size", "16"])
+
+
+def test_hidden_layer_head_and_frozen_embeddings_are_refused_where_they_do_not_apply(tmp_path) -> None:
+    argv = ["--train_file", "train.jsonl", "--output_dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match="--classifier_hidden_size shapes the predicate head; --tagging_head token"):
+        parse_arguments(get_task_class("srl"), [*argv, "--tagging_head", "token", "--classifier_hidden_size", "8"])
+    args = parse_arguments(
+        get_task_class("srl"), [*argv, "--predicate_marking", "markers", "--classifier_hidden_size", "8"], "train"
+    )
+    with pytest.raises(ValueError, match="this run trains the token head .--predicate_marking markers."):
+        check_arguments(args, "train")
+    train = write_jsonl(tmp_path / "train.jsonl", propositions(8, seed=0))
+    markers = ["--model_name_or_path", tiny_bert(tmp_path / "bert"), "--train_file", train, "--predicate_marking",
+               "markers", "--freeze_input_embeddings", "true", "--output_dir", str(tmp_path / "run"),
+               "--cache_dir", str(tmp_path / "cache")]  # fmt: skip
+    with pytest.raises(ValueError, match=r"--freeze_input_embeddings would leave the rows of the task's new tokens"):
+        run("train", markers)
 
 
 @pytest.mark.parametrize("marking", ["markers", None])

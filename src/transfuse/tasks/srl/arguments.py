@@ -73,6 +73,14 @@ class SrlArguments:
             "choices": list(TAGGING_HEADS),
         },
     )
+    classifier_hidden_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "The predicate head's classifier: a hidden layer of this width (GELU) between [word ; "
+            "predicate] and the tags, so a word's scores depend on the pair; default: one linear layer. Training "
+            "only, with --tagging_head predicate."
+        },
+    )
     predicate_identifier: bool = field(
         default=True,
         metadata={
@@ -118,6 +126,16 @@ class SrlArguments:
             raise ValueError(
                 "--tagging_head predicate reads the predicate from its token types, which --predicate_marking "
                 "markers does not set; use --predicate_marking indicator (or pair), or --tagging_head token."
+            )
+        if self.classifier_hidden_size is not None and self.classifier_hidden_size <= 0:
+            raise ValueError(
+                f"--classifier_hidden_size {self.classifier_hidden_size} must be a positive width (leave it out "
+                "for one linear layer)."
+            )
+        if self.classifier_hidden_size is not None and self.tagging_head == "token":
+            raise ValueError(
+                "--classifier_hidden_size shapes the predicate head; --tagging_head token uses the model's own "
+                "classifier. Use --tagging_head predicate, or drop --classifier_hidden_size."
             )
         if self.decoding not in DECODINGS:
             raise ValueError(f"--decoding {self.decoding!r} is not supported; choose one of {', '.join(DECODINGS)}.")

@@ -145,6 +145,11 @@ class SrlTask(Task):
             task.tagging_head = (
                 DEFAULT_TAGGING_HEAD if token_types and task.predicate_marking != "markers" else "token"
             )
+        if task.classifier_hidden_size is not None and task.tagging_head != "predicate":
+            raise ValueError(
+                f"--classifier_hidden_size shapes the predicate head, and this run trains the {task.tagging_head} "
+                f"head (--predicate_marking {task.predicate_marking}); drop --classifier_hidden_size."
+            )
 
     # ---- data ------------------------------------------------------------------------------------------
 
@@ -281,6 +286,12 @@ class SrlTask(Task):
                 f"--tagging_head {self.args.tagging_head} differs from the model's {head!r} head: a trained model "
                 "keeps the head it was trained with; drop the flag."
             )
+        hidden = getattr(config, "classifier_hidden_size", None)
+        if self.args.classifier_hidden_size is not None and self.args.classifier_hidden_size != hidden:
+            raise ValueError(
+                f"--classifier_hidden_size {self.args.classifier_hidden_size} differs from the model's {hidden}: a "
+                "trained model keeps its classifier; drop the flag."
+            )
 
     def config_updates(self) -> dict[str, Any]:
         assert self.labels is not None, "fit() or load_from_config() must run first"
@@ -291,6 +302,8 @@ class SrlTask(Task):
             "srl_predicate_marking": self.marking,
             "srl_predicate_identifier": self.identifier,
         }
+        if self.args.classifier_hidden_size is not None:  # the predicate tagger takes it over from the encoder's
+            updates["classifier_hidden_size"] = self.args.classifier_hidden_size
         if self.marking in INDICATED:
             updates["type_vocab_size"] = 2  # a transfuse model grows the table; BERT-style models already have it
         return updates
