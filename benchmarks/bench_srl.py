@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work_dir", default=None, help="Run folders (default runs/bench_srl, quick: *_quick).")
     parser.add_argument("--runs", nargs="+", default=None, help="Only these named runs (default: all).")
     parser.add_argument("--retrain", action="store_true", help="Train (and evaluate) again over finished runs.")
-    parser.add_argument("--max_train_minutes", type=float, default=57.0, help="Training budget of every run.")
+    parser.add_argument("--max_train_minutes", type=float, default=59.0, help="Training budget of every run.")
     parser.add_argument(
         "--marking_steps", type=int, default=800, help="Steps of each equal-budget run (markings, learning rates)."
     )
