@@ -36,7 +36,7 @@ def test_word_embeddings_stay_pretrained_while_the_rest_trains(
 
 @pytest.mark.parametrize(
     ("extra", "reason"),
-    [(["--adapter", "lora"], "--adapter lora freezes them already"), ([], "a model built from scratch")],
+    [(["--adapter", "lora"], "--adapter lora freezes them"), ([], "a random model has none")],
     ids=["adapter", "from_scratch"],
 )
 def test_refused_where_there_is_nothing_pretrained_to_keep(tmp_path, bert_base, extra, reason) -> None:

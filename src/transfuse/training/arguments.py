@@ -324,9 +324,7 @@ def check_arguments(args: ParsedArguments, command: str) -> None:
             )
         if args.run.freeze_input_embeddings and (args.adapter.enabled or model.from_scratch):
             why = (
-                f"--adapter {args.adapter.adapter} freezes them already"
-                if args.adapter.enabled
-                else ("a model built from scratch has random ones")
+                f"--adapter {args.adapter.adapter} freezes them" if args.adapter.enabled else "a random model has none"
             )
             raise ValueError(f"--freeze_input_embeddings keeps pretrained word embeddings, and {why}; drop the flag.")
         check_training_arguments(args.adapter, args.training)
