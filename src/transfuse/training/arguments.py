@@ -196,6 +196,14 @@ class RunArguments:
             "(default: --learning_rate for all)."
         },
     )
+    layer_lr_decay: float | None = field(
+        default=None,
+        metadata={
+            "help": "train: layer-wise learning-rate decay d in (0, 1] (ELECTRA's): the pretrained model's top "
+            "block trains at --learning_rate x d, each block below at d times the one above, the embeddings at "
+            "d^(blocks + 1); the head keeps --head_learning_rate (or --learning_rate). Default: no decay."
+        },
+    )
     freeze_input_embeddings: bool = field(
         default=False,
         metadata={
@@ -224,6 +232,11 @@ class RunArguments:
             raise ValueError(
                 f"--head_learning_rate {self.head_learning_rate} must be a positive learning rate "
                 "(leave it out to train the head at --learning_rate)."
+            )
+        if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(
+                f"--layer_lr_decay {self.layer_lr_decay} must be in (0, 1] (0.8 or 0.9 are usual; leave it out for "
+                "one learning rate throughout)."
             )
         if self.length_group_batches <= 0:
             raise ValueError(

@@ -19,6 +19,7 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
   group of 50 batches (`ShuffledLengthGroupedSampler`); `--length_group_batches` sets the group's size.
 * A learning rate of its own for the task head (`--head_learning_rate`): the modules the checkpoint did not hold
   (`new_modules`, from the loading report) start random and can learn faster than the pretrained weights.
+  Layer-wise decay (`--layer_lr_decay`, ELECTRA's): lower pretrained blocks, more general, change less.
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
@@ -28,6 +29,7 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -56,6 +58,8 @@ from .arguments import LENGTH_GROUP_BATCHES
 from .precision import resolve_eval_weights, resolve_training_precision
 
 logger = logging.getLogger(__name__)
+
+BLOCK_INDEX = re.compile(r"\.(\d+)\.")  # the number of a block in its ModuleList: `encoder.layer.3.attention`
 
 
 def feature_lengths(features: Dataset, column: str = "input_ids") -> np.ndarray | None:
@@ -186,18 +190,34 @@ def head_parameters(model: torch.nn.Module, module_names: list[str]) -> set[int]
     return ids
 
 
-def split_head_groups(optimizer: torch.optim.Optimizer, head: set[int], learning_rate: float) -> None:
-    """Move the parameters in `head` out of each of `optimizer`'s groups into a copy of that group (the same
-    weight decay) with `learning_rate`; an emptied group is dropped. Call before the scheduler is built."""
+def split_groups(optimizer: torch.optim.Optimizer, learning_rates: dict[int, float]) -> None:
+    """Give each parameter in `learning_rates` (by id) its own peak learning rate: it moves out of its group into
+    a copy of that group (the same weight decay) with that rate; an emptied group is dropped. Call before the
+    scheduler is built (it scales every group alike)."""
     groups = []
     for group in optimizer.param_groups:
-        own = [p for p in group["params"] if id(p) not in head]
-        moved = [p for p in group["params"] if id(p) in head]
-        if own:
-            groups.append({**group, "params": own})
-        if moved:
-            groups.append({**group, "params": moved, "lr": learning_rate})
+        by_rate: dict[float, list[torch.nn.Parameter]] = {}
+        for p in group["params"]:
+            by_rate.setdefault(learning_rates.get(id(p), group["lr"]), []).append(p)
+        groups.extend({**group, "params": params, "lr": lr} for lr, params in by_rate.items())
     optimizer.param_groups = groups
+
+
+def layer_depths(model: torch.nn.Module, skip: set[int]) -> dict[int, int]:
+    """Depth of each trainable parameter not in `skip` (the head), for layer-wise learning-rate decay: block `i`
+    of the numbered stack (`encoder.layer.3.`, `layers.3.`) is `i + 1`; what comes before the first block (the
+    embeddings) 0; what comes after (a final norm, a pooler) one above the top block. Empty without numbered
+    blocks. An encoder-decoder's two stacks are numbered alike."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad and id(p) not in skip]
+    blocks = [BLOCK_INDEX.search(name) for name, _ in named]
+    if not any(blocks):
+        return {}
+    top = max(int(block.group(1)) for block in blocks if block) + 2
+    depths, seen_block = {}, False
+    for (_, p), block in zip(named, blocks):
+        seen_block = seen_block or block is not None
+        depths[id(p)] = int(block.group(1)) + 1 if block else (top if seen_block else 0)
+    return depths
 
 
 class TaskTrainerMixin:
@@ -215,6 +235,7 @@ class TaskTrainerMixin:
         length_group_batches: int = LENGTH_GROUP_BATCHES,
         new_modules: list[str] | None = None,
         head_learning_rate: float | None = None,
+        layer_lr_decay: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -225,7 +246,9 @@ class TaskTrainerMixin:
         self.max_tokens_per_batch = max_tokens_per_batch
         self.length_group_batches = length_group_batches
         self.head_learning_rate = head_learning_rate
-        self.head_parameters = head_parameters(self.model, new_modules or []) if head_learning_rate else set()
+        self.layer_lr_decay = layer_lr_decay
+        wanted = head_learning_rate or layer_lr_decay
+        self.head_parameters = head_parameters(self.model, new_modules or []) if wanted else set()
         if head_learning_rate and not self.head_parameters:
             logger.warning("--head_learning_rate %s: no module of the model is new; ignored.", head_learning_rate)
         self.task_outputs: dict[str, list[dict[str, Any]]] = {}
@@ -309,11 +332,22 @@ class TaskTrainerMixin:
         return feature_lengths(dataset, names[0])
 
     def create_optimizer(self, model: Any = None) -> torch.optim.Optimizer:
-        """The Trainer's optimizer (its weight-decay groups), with the head's parameters moved into groups of
-        their own at `head_learning_rate`; the schedule, created next, scales every group alike."""
+        """The Trainer's optimizer (its weight-decay groups), with peak learning rates of their own moved into
+        groups of their own: `head_learning_rate` for the head, and with `layer_lr_decay` (d) the pretrained
+        weights at `learning_rate` x d^(top - depth) (see `layer_depths`): the top block at d, the embeddings
+        at d^(blocks + 1). The schedule, created next, scales every group alike."""
         optimizer = super().create_optimizer(model)
-        if self.head_parameters:
-            split_head_groups(optimizer, self.head_parameters, self.head_learning_rate)
+        rates: dict[int, float] = {}
+        if self.layer_lr_decay:
+            depths = layer_depths(self.model, self.head_parameters)
+            if not depths:
+                logger.warning("--layer_lr_decay %s: the model has no numbered blocks; ignored.", self.layer_lr_decay)
+            top = max(depths.values(), default=0)
+            rates = {key: self.args.learning_rate * self.layer_lr_decay ** (top - d) for key, d in depths.items()}
+        if self.head_learning_rate:
+            rates.update(dict.fromkeys(self.head_parameters, self.head_learning_rate))
+        if rates:
+            split_groups(optimizer, rates)
         return optimizer
 
     def _get_train_sampler(self, train_dataset: Dataset | None = None) -> Sampler | None:
@@ -425,11 +459,11 @@ def build_trainer(
     """The Trainer that fits `task.training_args_class`, with the task's collator and evaluation.
 
     `run` (the command's `RunArguments`) carries the batching flags (`--sort_by_length`, `--max_tokens_per_batch`,
-    `--length_group_batches`) and `--head_learning_rate`, which applies to `new_modules` (the modules the
-    checkpoint did not hold, `LoadedModel.new_modules`). Training precision left to the hardware (`--bf16` not
-    given) is decided here: bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`),
-    else fp32; so are the weights of evaluate / predict left unset (`--bf16_full_eval`): bf16 where `eval_bf16`
-    holds.
+    `--length_group_batches`), `--head_learning_rate`, which applies to `new_modules` (the modules the
+    checkpoint did not hold, `LoadedModel.new_modules`), and `--layer_lr_decay`, which applies to the rest.
+    Training precision left to the hardware (`--bf16` not given) is decided here: bf16 autocast when training
+    where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32; so are the weights of evaluate / predict left
+    unset (`--bf16_full_eval`): bf16 where `eval_bf16` holds.
     """
     train = train_features is not None
     resolve_training_precision(training_args, train=train, bf16=eval_bf16)
@@ -451,6 +485,7 @@ def build_trainer(
         length_group_batches=getattr(run, "length_group_batches", LENGTH_GROUP_BATCHES),
         new_modules=new_modules,
         head_learning_rate=getattr(run, "head_learning_rate", None) if train else None,
+        layer_lr_decay=getattr(run, "layer_lr_decay", None) if train else None,
     )
 
 
@@ -465,8 +500,9 @@ __all__ = [
     "feature_lengths",
     "head_parameters",
     "length_order",
+    "layer_depths",
     "loader_order",
-    "split_head_groups",
+    "split_groups",
     "token_budget_batches",
     "unpermute",
 ]

@@ -1,6 +1,6 @@
-"""`--head_learning_rate`: the newly initialised modules (the task head) get a peak learning rate of their own,
-under the same schedule, in full fine-tuning and under an adapter; the pretrained weights keep
-`--learning_rate`."""
+"""Peak learning rates of their own, under the one schedule: `--head_learning_rate` for the newly initialised
+modules (the task head), in full fine-tuning and under an adapter, the pretrained weights keeping
+`--learning_rate`; `--layer_lr_decay` for the pretrained blocks, lower blocks slower."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import parse_arguments, workflow
-from transfuse.training.trainer import split_head_groups
+from transfuse.training.trainer import layer_depths, split_groups
 
 
 def test_head_parameters_move_to_groups_of_their_own_with_the_same_weight_decay() -> None:
@@ -17,7 +17,7 @@ def test_head_parameters_move_to_groups_of_their_own_with_the_same_weight_decay(
     optimizer = torch.optim.AdamW(
         [{"params": [body, head], "weight_decay": 0.01}, {"params": [head_bias], "weight_decay": 0.0}], lr=1e-4
     )
-    split_head_groups(optimizer, {id(head), id(head_bias)}, 1e-3)
+    split_groups(optimizer, {id(head): 1e-3, id(head_bias): 1e-3})
     groups = [([id(p) for p in g["params"]], g["lr"], g["weight_decay"]) for g in optimizer.param_groups]
     # the emptied no-decay group is dropped; nothing is lost or repeated
     assert groups == [([id(body)], 1e-4, 0.01), ([id(head)], 1e-3, 0.01), ([id(head_bias)], 1e-3, 0.0)]
@@ -62,6 +62,58 @@ def test_without_the_flag_every_parameter_keeps_the_learning_rate(
         *("--max_steps", "1", "--save_strategy", "no", "--output_dir", str(tmp_path / "run")),
     ]
     assert set(_learning_rates(_train(built_trainers, flags)).values()) == {5e-5}  # the Trainer's default
+
+
+def test_layer_decay_scales_each_pretrained_block_below_the_head(
+    built_trainers, sentiment_rows, write_data, bert_base, tmp_path
+) -> None:
+    flags = [
+        *("--train_file", write_data("train.jsonl", sentiment_rows(16, 1)), "--model_name_or_path", bert_base),
+        *("--max_steps", "1", "--save_strategy", "no", "--output_dir", str(tmp_path / "run")),
+        *("--learning_rate", "1e-4", "--layer_lr_decay", "0.5", "--head_learning_rate", "2e-3"),
+    ]
+    rates = _learning_rates(_train(built_trainers, flags))
+    by_part = {
+        "embeddings": {lr for name, lr in rates.items() if ".embeddings." in name},
+        "block 0": {lr for name, lr in rates.items() if ".layer.0." in name},
+        "block 1": {lr for name, lr in rates.items() if ".layer.1." in name},
+        "pooler": {lr for name, lr in rates.items() if ".pooler." in name},
+        "classifier": {lr for name, lr in rates.items() if name.startswith("classifier.")},
+    }
+    # two blocks: the top one at 1e-4 x 0.5, the one below at x 0.5^2, the embeddings at x 0.5^3; the pooler
+    # (above the blocks) at 1e-4; the new head at its own rate
+    assert by_part == {
+        "embeddings": {1.25e-5},
+        "block 0": {2.5e-5},
+        "block 1": {5e-5},
+        "pooler": {1e-4},
+        "classifier": {2e-3},
+    }
+
+
+def test_layer_depths_number_blocks_from_the_input_and_skip_the_head() -> None:
+    model = torch.nn.Sequential(
+        torch.nn.Embedding(4, 2), torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)])
+    )
+    model.add_module("norm", torch.nn.LayerNorm(2))
+    model.add_module("head", torch.nn.Linear(2, 2))
+    head = {id(p) for p in model.head.parameters()}
+    depths = {name: layer_depths(model, head)[id(p)] for name, p in model.named_parameters() if id(p) not in head}
+    assert depths == {
+        "0.weight": 0,
+        "1.0.weight": 1,
+        "1.0.bias": 1,
+        "1.1.weight": 2,
+        "1.1.bias": 2,
+        **dict.fromkeys(["norm.weight", "norm.bias"], 3),
+    }
+    assert layer_depths(torch.nn.Linear(2, 2), set()) == {}  # no numbered blocks: no decay
+
+
+@pytest.mark.parametrize("decay", ["0.0", "1.5"])
+def test_layer_lr_decay_must_be_a_fraction(tmp_path, decay) -> None:
+    with pytest.raises(ValueError, match=rf"--layer_lr_decay {decay} must be in \(0, 1\]"):
+        parse_arguments(ClassificationTask, ["--layer_lr_decay", decay, "--output_dir", str(tmp_path)])
 
 
 def test_head_learning_rate_must_be_positive(tmp_path) -> None:
