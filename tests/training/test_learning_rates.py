@@ -4,6 +4,8 @@ modules (the task head), in full fine-tuning and under an adapter, the pretraine
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -65,8 +67,9 @@ def test_without_the_flag_every_parameter_keeps_the_learning_rate(
 
 
 def test_layer_decay_scales_each_pretrained_block_below_the_head(
-    built_trainers, sentiment_rows, write_data, bert_base, tmp_path
+    built_trainers, sentiment_rows, write_data, bert_base, tmp_path, caplog
 ) -> None:
+    caplog.set_level(logging.INFO, logger="transfuse")
     flags = [
         *("--train_file", write_data("train.jsonl", sentiment_rows(16, 1)), "--model_name_or_path", bert_base),
         *("--max_steps", "1", "--save_strategy", "no", "--output_dir", str(tmp_path / "run")),
@@ -89,6 +92,7 @@ def test_layer_decay_scales_each_pretrained_block_below_the_head(
         "pooler": {1e-4},
         "classifier": {2e-3},
     }
+    assert "(--layer_lr_decay 0.5): embeddings 1.25e-05, blocks 2.5e-05 to 5e-05" in caplog.text
 
 
 def test_layer_depths_number_blocks_from_the_input_and_skip_the_head() -> None:

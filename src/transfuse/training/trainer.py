@@ -344,6 +344,14 @@ class TaskTrainerMixin:
                 logger.warning("--layer_lr_decay %s: the model has no numbered blocks; ignored.", self.layer_lr_decay)
             top = max(depths.values(), default=0)
             rates = {key: self.args.learning_rate * self.layer_lr_decay ** (top - d) for key, d in depths.items()}
+            if depths:
+                logger.info(
+                    "Layer-wise learning rates (--layer_lr_decay %s): embeddings %.3g, blocks %.3g to %.3g",
+                    self.layer_lr_decay,
+                    self.args.learning_rate * self.layer_lr_decay**top,
+                    self.args.learning_rate * self.layer_lr_decay ** (top - 1),
+                    self.args.learning_rate * self.layer_lr_decay,
+                )
         if self.head_learning_rate:
             rates.update(dict.fromkeys(self.head_parameters, self.head_learning_rate))
         if rates:
