@@ -83,16 +83,16 @@ def test_layer_decay_scales_each_pretrained_block_below_the_head(
         "pooler": {lr for name, lr in rates.items() if ".pooler." in name},
         "classifier": {lr for name, lr in rates.items() if name.startswith("classifier.")},
     }
-    # two blocks: the top one at 1e-4 x 0.5, the one below at x 0.5^2, the embeddings at x 0.5^3; the pooler
-    # (above the blocks) at 1e-4; the new head at its own rate
+    # two blocks: the top one (and the pooler above it) at 1e-4, the one below at x 0.5, the embeddings at x 0.5^2;
+    # the new head at its own rate
     assert by_part == {
-        "embeddings": {1.25e-5},
-        "block 0": {2.5e-5},
-        "block 1": {5e-5},
+        "embeddings": {2.5e-5},
+        "block 0": {5e-5},
+        "block 1": {1e-4},
         "pooler": {1e-4},
         "classifier": {2e-3},
     }
-    assert "(--layer_lr_decay 0.5): embeddings 1.25e-05, blocks 2.5e-05 to 5e-05" in caplog.text
+    assert "(--layer_lr_decay 0.5): embeddings 2.5e-05, blocks 5e-05 to 0.0001" in caplog.text
 
 
 def test_layer_depths_number_blocks_from_the_input_and_skip_the_head() -> None:
@@ -109,7 +109,7 @@ def test_layer_depths_number_blocks_from_the_input_and_skip_the_head() -> None:
         "1.0.bias": 1,
         "1.1.weight": 2,
         "1.1.bias": 2,
-        **dict.fromkeys(["norm.weight", "norm.bias"], 3),
+        **dict.fromkeys(["norm.weight", "norm.bias"], 2),
     }
     assert layer_depths(torch.nn.Linear(2, 2), set()) == {}  # no numbered blocks: no decay
 

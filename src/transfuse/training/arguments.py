@@ -199,9 +199,9 @@ class RunArguments:
     layer_lr_decay: float | None = field(
         default=None,
         metadata={
-            "help": "train: layer-wise learning-rate decay d in (0, 1] (ELECTRA's): the pretrained model's top "
-            "block trains at --learning_rate x d, each block below at d times the one above, the embeddings at "
-            "d^(blocks + 1); the head keeps --head_learning_rate (or --learning_rate). Default: no decay."
+            "help": "train: layer-wise learning-rate decay d in (0, 1]: the pretrained model's top block (and "
+            "what follows it, e.g. a pooler) trains at --learning_rate, each block below at d times the one above, "
+            "the embeddings at d^blocks; the head keeps --head_learning_rate (or --learning_rate). Default: none."
         },
     )
     freeze_input_embeddings: bool = field(

@@ -19,7 +19,7 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
   group of 50 batches (`ShuffledLengthGroupedSampler`); `--length_group_batches` sets the group's size.
 * A learning rate of its own for the task head (`--head_learning_rate`): the modules the checkpoint did not hold
   (`new_modules`, from the loading report) start random and can learn faster than the pretrained weights.
-  Layer-wise decay (`--layer_lr_decay`, ELECTRA's): lower pretrained blocks, more general, change less.
+  Layer-wise decay (`--layer_lr_decay`): lower pretrained blocks, more general, change less.
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
@@ -206,13 +206,13 @@ def split_groups(optimizer: torch.optim.Optimizer, learning_rates: dict[int, flo
 def layer_depths(model: torch.nn.Module, skip: set[int]) -> dict[int, int]:
     """Depth of each trainable parameter not in `skip` (the head), for layer-wise learning-rate decay: block `i`
     of the numbered stack (`encoder.layer.3.`, `layers.3.`) is `i + 1`; what comes before the first block (the
-    embeddings) 0; what comes after (a final norm, a pooler) one above the top block. Empty without numbered
+    embeddings) 0; what comes after (a final norm, a pooler) the top block's depth. Empty without numbered
     blocks. An encoder-decoder's two stacks are numbered alike."""
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad and id(p) not in skip]
     blocks = [BLOCK_INDEX.search(name) for name, _ in named]
     if not any(blocks):
         return {}
-    top = max(int(block.group(1)) for block in blocks if block) + 2
+    top = max(int(block.group(1)) for block in blocks if block) + 1
     depths, seen_block = {}, False
     for (_, p), block in zip(named, blocks):
         seen_block = seen_block or block is not None
@@ -334,8 +334,9 @@ class TaskTrainerMixin:
     def create_optimizer(self, model: Any = None) -> torch.optim.Optimizer:
         """The Trainer's optimizer (its weight-decay groups), with peak learning rates of their own moved into
         groups of their own: `head_learning_rate` for the head, and with `layer_lr_decay` (d) the pretrained
-        weights at `learning_rate` x d^(top - depth) (see `layer_depths`): the top block at d, the embeddings
-        at d^(blocks + 1). The schedule, created next, scales every group alike."""
+        weights at `learning_rate` x d^(top - depth) (see `layer_depths`): the top block at `learning_rate`,
+        each block below at d times the one above, the embeddings at d^blocks. The schedule, created next,
+        scales every group alike."""
         optimizer = super().create_optimizer(model)
         rates: dict[int, float] = {}
         if self.layer_lr_decay:
@@ -350,7 +351,7 @@ class TaskTrainerMixin:
                     self.layer_lr_decay,
                     self.args.learning_rate * self.layer_lr_decay**top,
                     self.args.learning_rate * self.layer_lr_decay ** (top - 1),
-                    self.args.learning_rate * self.layer_lr_decay,
+                    self.args.learning_rate,
                 )
         if self.head_learning_rate:
             rates.update(dict.fromkeys(self.head_parameters, self.head_learning_rate))
