@@ -11,7 +11,7 @@ import torch
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import parse_arguments, workflow
-from transfuse.training.trainer import layer_depths, split_groups
+from transfuse.training.trainer import layer_decay_rates, layer_depths, split_groups
 
 
 def test_head_parameters_move_to_groups_of_their_own_with_the_same_weight_decay() -> None:
@@ -112,6 +112,11 @@ def test_layer_depths_number_blocks_from_the_input_and_skip_the_head() -> None:
         **dict.fromkeys(["norm.weight", "norm.bias"], 2),
     }
     assert layer_depths(torch.nn.Linear(2, 2), set()) == {}  # no numbered blocks: no decay
+
+
+def test_layer_decay_without_numbered_blocks_is_ignored_with_a_warning(caplog) -> None:
+    assert layer_decay_rates(torch.nn.Linear(2, 2), set(), 1e-4, 0.8) == {}
+    assert "--layer_lr_decay 0.8: the model has no numbered blocks; ignored." in caplog.text
 
 
 @pytest.mark.parametrize("decay", ["0.0", "1.5"])

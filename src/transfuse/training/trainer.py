@@ -220,6 +220,23 @@ def layer_depths(model: torch.nn.Module, skip: set[int]) -> dict[int, int]:
     return depths
 
 
+def layer_decay_rates(model: torch.nn.Module, skip: set[int], learning_rate: float, decay: float) -> dict[int, float]:
+    """Peak learning rate of each trainable parameter not in `skip` (the head) under layer-wise decay (ELECTRA's,
+    with the top block at the full rate): `learning_rate` x decay^(top - depth) (`layer_depths`), so the top
+    block trains at `learning_rate`, each block below at `decay` times the one above, the embeddings at
+    decay^blocks. Logs the rates; without numbered blocks, warns and returns none."""
+    depths = layer_depths(model, skip)
+    if not depths:
+        logger.warning("--layer_lr_decay %s: the model has no numbered blocks; ignored.", decay)
+        return {}
+    top = max(depths.values())
+    logger.info(
+        "Layer-wise learning rates (--layer_lr_decay %s): embeddings %.3g, blocks %.3g to %.3g",
+        *(decay, learning_rate * decay**top, learning_rate * decay ** (top - 1), learning_rate),
+    )
+    return {key: learning_rate * decay ** (top - depth) for key, depth in depths.items()}
+
+
 class TaskTrainerMixin:
     """Routes `evaluate`/`predict` through `task.postprocess` and `task.compute_metrics`; bf16 inference;
     length-sorted inference batches (`sort_by_length`) within `max_tokens_per_batch`."""
@@ -333,26 +350,12 @@ class TaskTrainerMixin:
 
     def create_optimizer(self, model: Any = None) -> torch.optim.Optimizer:
         """The Trainer's optimizer (its weight-decay groups), with peak learning rates of their own moved into
-        groups of their own: `head_learning_rate` for the head, and with `layer_lr_decay` (d) the pretrained
-        weights at `learning_rate` x d^(top - depth) (see `layer_depths`): the top block at `learning_rate`,
-        each block below at d times the one above, the embeddings at d^blocks. The schedule, created next,
-        scales every group alike."""
+        groups of their own: `layer_lr_decay`'s for the pretrained weights (`layer_decay_rates`) and
+        `head_learning_rate` for the head. The schedule, created next, scales every group alike."""
         optimizer = super().create_optimizer(model)
         rates: dict[int, float] = {}
         if self.layer_lr_decay:
-            depths = layer_depths(self.model, self.head_parameters)
-            if not depths:
-                logger.warning("--layer_lr_decay %s: the model has no numbered blocks; ignored.", self.layer_lr_decay)
-            top = max(depths.values(), default=0)
-            rates = {key: self.args.learning_rate * self.layer_lr_decay ** (top - d) for key, d in depths.items()}
-            if depths:
-                logger.info(
-                    "Layer-wise learning rates (--layer_lr_decay %s): embeddings %.3g, blocks %.3g to %.3g",
-                    self.layer_lr_decay,
-                    self.args.learning_rate * self.layer_lr_decay**top,
-                    self.args.learning_rate * self.layer_lr_decay ** (top - 1),
-                    self.args.learning_rate,
-                )
+            rates = layer_decay_rates(self.model, self.head_parameters, self.args.learning_rate, self.layer_lr_decay)
         if self.head_learning_rate:
             rates.update(dict.fromkeys(self.head_parameters, self.head_learning_rate))
         if rates:
@@ -509,6 +512,7 @@ __all__ = [
     "feature_lengths",
     "head_parameters",
     "length_order",
+    "layer_decay_rates",
     "layer_depths",
     "loader_order",
     "split_groups",
