@@ -4,8 +4,8 @@ Every model is a named run trained by `transfuse train srl` (a subprocess, what 
 a run folder that already holds `metrics.json` (a finished run) is reused, `--retrain` trains it again. Reported:
 
 (a) validation span precision / recall / F1 (CoNLL-2005 conventions: the task's metric) of the same trained model
-    with BIO-constrained Viterbi and with plain argmax decoding (`transfuse evaluate srl --decoding ...`), with the
-    number of invalid BIO sequences each emits;
+    with each decoding (`transfuse evaluate srl --decoding ...`: Viterbi with the BIO and core-role constraints,
+    Viterbi with BIO alone, plain argmax), with the number of invalid BIO sequences each emits;
 (b) per-role F1 of the ten most frequent gold roles (Viterbi);
 (c) training minutes, optimizer steps and training tokens/s (non-padding word-piece tokens, special tokens
     included: the mean length of the training features times the features per second) of full fine-tuning and
@@ -57,6 +57,7 @@ import yaml
 from common import environment, format_table, read_jsonl, save_json
 from transfuse.tasks.srl.alignment import MARKINGS  # MiniLM (BERT) has token types: every marking applies
 from transfuse.tasks.srl.arguments import DEFAULT_MARKING, TAGGING_HEADS
+from transfuse.tasks.srl.decoding import DECODINGS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -462,7 +463,7 @@ def print_equal_budget_runs(entries: dict[str, dict], columns: dict[str, str]) -
 def print_report(results: dict[str, Any]) -> None:
     evaluations = results.get("evaluations", {})
     if evaluations:
-        print("\n(a, f) validation, CoNLL-2005 span scores of the same model, two decodings")
+        print("\n(a, f) validation, CoNLL-2005 span scores of the same model, each decoding")
         rows = []
         for name, by_decoding in evaluations.items():
             for decoding, metrics in by_decoding.items():
@@ -662,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in done:
             continue
         run_dir = done[name]["run_dir"]
-        results["evaluations"][name] = {d: evaluate(run_dir, name, d, options, env) for d in ("viterbi", "argmax")}
+        results["evaluations"][name] = {d: evaluate(run_dir, name, d, options, env) for d in DECODINGS}
         per_role = results["evaluations"][name]["viterbi"].get("eval", {}).get("per_role", {})
         top = sorted(per_role.items(), key=lambda item: -item[1]["support"])[:10]
         results["per_role"][name] = dict(top)

@@ -91,8 +91,9 @@ class SrlArguments:
     decoding: str = field(
         default="viterbi",
         metadata={
-            "help": "viterbi: the best valid BIO sequence with the predicate word B-V; argmax: each word's "
-            "best tag alone (may be invalid BIO).",
+            "help": "viterbi: the best valid BIO sequence with the predicate word B-V and each core role "
+            "(ARG0-ARG5, ARGA) at most once; viterbi_bio: the BIO rules alone; argmax: each word's best tag "
+            "alone (may be invalid BIO).",
             "choices": list(DECODINGS),
         },
     )
