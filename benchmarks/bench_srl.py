@@ -18,12 +18,12 @@ a run folder that already holds `metrics.json` (a finished run) is reused, `--re
     (the predicate identifier finds the predicates), and the agreement of the bf16 tags with the fp32 ones;
 (f) the predicate identifier's F1 (`predicate_f1`, every word of every distinct validation sentence);
 (g) predicate marking at equal budgets (`--marking_steps`): MiniLM in full and the transfuse `small` preset from
-    scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`);
+    scratch, each with every marking (`pair`, `markers`, `indicator`, `pair_indicator`) and the token head;
 (h) the learning rate of MiniLM full fine-tuning at the same budget (`LEARNING_RATES`), against the shipped config's;
 (i) the tagging head of MiniLM full fine-tuning at the same budget (`--tagging_head`: the model's own token head,
     or the predicate-aware head that joins each word with the predicate, Shi & Lin 2019);
 (j) the head's own learning rate at the same budget (`--head_learning_rate`, `HEAD_LEARNING_RATES`; the encoder
-    keeps the config's 1e-4, and a head rate of 1e-4 is the same as none).
+    keeps the config's rates).
 
 A run that trains exactly what another trains (the shipped settings appear in (g) to (j)) is trained once,
 under the first name; the others report its folder and figures.
@@ -77,6 +77,7 @@ MEMORY_RUNS = (
 )
 SMALL = {"preset": "small", "architecture": "encoder", "tokenizer_kind": "bpe", "vocab_size": 8000}
 SMALL_LEARNING_RATE = 5e-4
+PRETRAINED_ONLY = ("freeze_input_embeddings", "layer_lr_decay", "head_learning_rate")  # dropped from scratch
 LEARNING_RATES = (1e-4, 2e-4, 3e-4, 5e-4)  # part (h), MiniLM full fine-tuning
 HEAD_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # part (j), the head's own rate (1e-4: the encoder's)
 
@@ -113,20 +114,25 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     for name, kind, extra in MEMORY_RUNS:
         overrides = {"model_name_or_path": minilm, "max_steps": options.memory_steps, "max_eval_samples": 16, **extra}
         runs.append(Run(name, f"ewt_minilm_{kind}.yaml", overrides, part="memory", probe=True))
+    # the markings are compared with the model's own token head, which reads any marking (the predicate head
+    # reads the predicate from token types, which `markers` does not set) and has no hidden layer, with the word
+    # embeddings trained (`markers` adds words); from scratch without the settings for pretrained weights
+    marking_head, no_hidden = {"tagging_head": "token"}, ("classifier_hidden_size",)
     for marking in MARKINGS:
-        overrides = {"model_name_or_path": minilm, "predicate_marking": marking, **short}
-        runs.append(Run(f"marking_minilm_{marking}", "ewt_minilm_full.yaml", overrides, part="marking"))
+        overrides = {"model_name_or_path": minilm, "predicate_marking": marking, **marking_head, **short}
+        drop = (*no_hidden, "freeze_input_embeddings")
+        runs.append(Run(f"marking_minilm_{marking}", "ewt_minilm_full.yaml", overrides, drop, "marking"))
     for marking in MARKINGS:
-        overrides = {**SMALL, "predicate_marking": marking, "learning_rate": SMALL_LEARNING_RATE, **short}
-        runs.append(
-            Run(f"marking_small_{marking}", "ewt_minilm_full.yaml", overrides, ("model_name_or_path",), "marking")
-        )
+        overrides = {**SMALL, "predicate_marking": marking, "learning_rate": SMALL_LEARNING_RATE, **marking_head}
+        drop = ("model_name_or_path", *no_hidden, *PRETRAINED_ONLY)
+        runs.append(Run(f"marking_small_{marking}", "ewt_minilm_full.yaml", {**overrides, **short}, drop, "marking"))
     for rate in LEARNING_RATES:
         overrides = {"model_name_or_path": minilm, "learning_rate": rate, **short}
         runs.append(Run(f"lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="learning_rate"))
     for head in TAGGING_HEADS:
         overrides = {"model_name_or_path": minilm, "tagging_head": head, **short}
-        runs.append(Run(f"head_minilm_{head}", "ewt_minilm_full.yaml", overrides, part="tagging_head"))
+        drop = no_hidden if head == "token" else ()
+        runs.append(Run(f"head_minilm_{head}", "ewt_minilm_full.yaml", overrides, drop, "tagging_head"))
     for rate in HEAD_LEARNING_RATES:
         overrides = {"model_name_or_path": minilm, "head_learning_rate": rate, **short}
         runs.append(Run(f"head_lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="head_learning_rate"))
