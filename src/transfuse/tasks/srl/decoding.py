@@ -4,12 +4,13 @@
 after another role; the predicate word is `B-V` and no other word opens a `V` span (an `I-V` may extend it, for
 multi-word predicates); and each core argument (`ARG0`-`ARG5`, `ARGA`: PropBank's numbered roles, `CORE_ROLE`)
 fills at most one span, a role split in two going on as `C-ARGn` (He et al. 2017's unique-core-roles rule; none of
-the 45,340 EWT propositions repeats one, a model decoded with BIO alone in 3 % of validation propositions). The scores are each word's log-probabilities,
-so the result maximises their sum over the valid sequences. The core-role rule is met lazily and exactly: decode
-with BIO alone, and while the best path repeats a core role, decode again tracking which of those roles are used
-(a Viterbi over (roles used, tag) states; the path found satisfies every rule, so it is the best that does).
-`viterbi_bio` keeps only the BIO rules; `argmax` takes each word's best tag alone and may be invalid; all are
-scored the conlleval way. `identified_predicates` reads the predicate identifier's output (`B-V` or not per word).
+the 45,340 EWT propositions repeats one, a model decoded with BIO alone in 3 % of validation propositions). The
+scores are each word's log-probabilities, so the result maximises their sum over the valid sequences. The
+core-role rule is met lazily and exactly: decode with BIO alone, and while the best path repeats a core role,
+decode again tracking which of those roles are used (a Viterbi over (roles used, tag) states; the path found
+satisfies every rule, so it is the best that does). `viterbi_bio` keeps only the BIO rules; `argmax` takes each
+word's best tag alone and may be invalid; all are scored the conlleval way. `identified_predicates` reads the
+predicate identifier's output (`B-V` or not per word).
 
 `frame` builds the output of one proposition: the tags, the arguments as word spans (`end` exclusive, as a
 Python slice) and an AllenNLP-style bracketed description.
