@@ -49,10 +49,6 @@ def repeated_core_roles(tags: Sequence[str]) -> set[str]:
     return {role for role in opened if opened.count(role) > 1}
 
 
-def opens_tracked(tag: str, tracked: Sequence[str]) -> bool:
-    return tag.startswith("B-") and role_of(tag) in tracked
-
-
 def viterbi(
     scores: np.ndarray, labels: Sequence[str], predicate: int | None, unique_core_roles: bool = True
 ) -> list[int]:
@@ -66,10 +62,12 @@ def viterbi(
         emissions[:, v] = -np.inf
         emissions[predicate, :] = -np.inf
         emissions[predicate, v] = scores[predicate, v]
-    tracked: list[str] = []
+    transition_scores = np.where(transitions, 0.0, -np.inf)
+    tracked: list[str] = []  # the core roles the last path repeated, and those before it
     while True:
-        opens = np.array([1 << tracked.index(role_of(tag)) if opens_tracked(tag, tracked) else 0 for tag in labels])
-        path = _viterbi(emissions, start, np.where(transitions, 0.0, -np.inf), opens)
+        bits = {role: 1 << k for k, role in enumerate(tracked)}
+        opens = np.array([bits.get(role_of(tag), 0) if tag.startswith("B-") else 0 for tag in labels])
+        path = _viterbi(emissions, start, transition_scores, opens)
         repeated = repeated_core_roles([labels[i] for i in path]) if unique_core_roles else set()
         if not repeated:
             return path
