@@ -2,7 +2,7 @@
 
 * `data.py`: rows and their checks, CoNLL-2005 bracket columns (read, write);
 * `alignment.py`: words <-> sub-words and the three predicate markings;
-* `decoding.py`: BIO-constrained Viterbi, argmax, and the output frame;
+* `decoding.py`: Viterbi under the BIO and unique-core-role rules, argmax, and the output frame;
 * `arguments.py`: `SrlArguments`, the task's options and their defaults;
 * `inference.py`: the predicate-identification pass and the forward pass outside the Trainer;
 * `task.py`: `SrlTask`, the `transfuse train|evaluate|predict srl` task;

@@ -2,8 +2,8 @@
 
 A row is a proposition (`tokens`, `predicate_index`, BIO `tags` over the words); the model is any
 `AutoModelForTokenClassification` that reads the sentence with its predicate marked (`alignment.py`) and tags
-every word; `decoding.py` turns the word scores into valid BIO; `metrics.srl.conll05_metrics` scores the spans the
-way the CoNLL-2005 script does.
+every word; `decoding.py` turns the word scores into valid BIO with each core role at most once;
+`metrics.srl.conll05_metrics` scores the spans the way the CoNLL-2005 script does.
 
 With `--predicate_identifier true` (the default) the same model also learns to find predicates: every distinct
 training sentence is added once without a marked predicate, tagged `B-V` on each of its predicate words. A raw
