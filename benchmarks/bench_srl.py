@@ -77,9 +77,10 @@ MEMORY_RUNS = (
 )
 SMALL = {"preset": "small", "architecture": "encoder", "tokenizer_kind": "bpe", "vocab_size": 8000}
 SMALL_LEARNING_RATE = 5e-4
+HIDDEN_LAYER = ("classifier_hidden_size",)  # the predicate head's: dropped where a run uses the token head
 PRETRAINED_ONLY = ("freeze_input_embeddings", "layer_lr_decay", "head_learning_rate")  # dropped from scratch
 LEARNING_RATES = (1e-4, 2e-4, 3e-4, 5e-4)  # part (h), MiniLM full fine-tuning
-HEAD_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # part (j), the head's own rate (1e-4: the encoder's)
+HEAD_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # part (j), the head's own rate
 
 
 @dataclass
@@ -117,21 +118,25 @@ def build_runs(options: argparse.Namespace, minilm: str) -> list[Run]:
     # the markings are compared with the model's own token head, which reads any marking (the predicate head
     # reads the predicate from token types, which `markers` does not set) and has no hidden layer, with the word
     # embeddings trained (`markers` adds words); from scratch without the settings for pretrained weights
-    marking_head, no_hidden = {"tagging_head": "token"}, ("classifier_hidden_size",)
     for marking in MARKINGS:
-        overrides = {"model_name_or_path": minilm, "predicate_marking": marking, **marking_head, **short}
-        drop = (*no_hidden, "freeze_input_embeddings")
+        overrides = {"model_name_or_path": minilm, "predicate_marking": marking, "tagging_head": "token", **short}
+        drop = (*HIDDEN_LAYER, "freeze_input_embeddings")
         runs.append(Run(f"marking_minilm_{marking}", "ewt_minilm_full.yaml", overrides, drop, "marking"))
     for marking in MARKINGS:
-        overrides = {**SMALL, "predicate_marking": marking, "learning_rate": SMALL_LEARNING_RATE, **marking_head}
-        drop = ("model_name_or_path", *no_hidden, *PRETRAINED_ONLY)
+        overrides = {
+            **SMALL,
+            "predicate_marking": marking,
+            "learning_rate": SMALL_LEARNING_RATE,
+            "tagging_head": "token",
+        }
+        drop = ("model_name_or_path", *HIDDEN_LAYER, *PRETRAINED_ONLY)
         runs.append(Run(f"marking_small_{marking}", "ewt_minilm_full.yaml", {**overrides, **short}, drop, "marking"))
     for rate in LEARNING_RATES:
         overrides = {"model_name_or_path": minilm, "learning_rate": rate, **short}
         runs.append(Run(f"lr_minilm_{rate:.0e}", "ewt_minilm_full.yaml", overrides, part="learning_rate"))
     for head in TAGGING_HEADS:
         overrides = {"model_name_or_path": minilm, "tagging_head": head, **short}
-        drop = no_hidden if head == "token" else ()
+        drop = HIDDEN_LAYER if head == "token" else ()
         runs.append(Run(f"head_minilm_{head}", "ewt_minilm_full.yaml", overrides, drop, "tagging_head"))
     for rate in HEAD_LEARNING_RATES:
         overrides = {"model_name_or_path": minilm, "head_learning_rate": rate, **short}
