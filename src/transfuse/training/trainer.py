@@ -230,11 +230,16 @@ def layer_decay_rates(model: torch.nn.Module, skip: set[int], learning_rate: flo
         logger.warning("--layer_lr_decay %s: the model has no numbered blocks; ignored.", decay)
         return {}
     top = max(depths.values())
+    rates = {key: learning_rate * decay ** (top - depth) for key, depth in depths.items()}
+    lowest_block = learning_rate * decay ** (top - 1)
     logger.info(
         "Layer-wise learning rates (--layer_lr_decay %s): embeddings %.3g, blocks %.3g to %.3g",
-        *(decay, learning_rate * decay**top, learning_rate * decay ** (top - 1), learning_rate),
+        decay,
+        learning_rate * decay**top,
+        lowest_block,
+        learning_rate,
     )
-    return {key: learning_rate * decay ** (top - depth) for key, depth in depths.items()}
+    return rates
 
 
 class TaskTrainerMixin:
