@@ -30,6 +30,9 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from ..lazy_imports import defer_optional_imports
+
+    defer_optional_imports()  # bitsandbytes only if a 4-bit model asks for it (lazy_imports.py)
     from ..distributed import is_main_process
     from ..pretraining import parse_pretraining_arguments, run_pretraining
     from ..pretraining.arguments import build_parser

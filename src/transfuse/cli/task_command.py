@@ -83,6 +83,9 @@ def run_task_command(
     if "-h" in rest or "--help" in rest:
         print(task_help(command, task_name, shown if program != "transfuse" else f"{shown} {task_name}"))
         return 0
+    from ..lazy_imports import defer_optional_imports
+
+    defer_optional_imports()  # before the imports below pull in bitsandbytes through peft (lazy_imports.py)
     from ..distributed import is_main_process
     from ..tasks import get_task_class
     from ..training import arguments, workflow
