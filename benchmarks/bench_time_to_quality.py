@@ -9,7 +9,7 @@ hyper-parameters and step budget, each scoring the validation split every `--eva
 * plain, for classification: `plain_trainer_classification.py`, a bare `Trainer` script: fp32, the Trainer's
   default batching (random sampler), fp32 evaluation in dataset order;
 * plain, for QA, translation and SRL: the same `transfuse train TASK CONFIG` with every speed default switched
-  off (`PLAIN_SWITCHES`: fp32, random batches, evaluation in dataset order at the Trainer's batch of 8, glibc's
+  off (`PLAIN_SWITCHES`: fp32, random batches, evaluation in dataset order at the Trainer's batch of 8 rows, glibc's
   own allocator settings). Their preprocessing (QA windows, word alignment, target tokenization) is the task's in
   both recipes, so only the defaults differ.
 
@@ -52,7 +52,7 @@ MINILM_REPO = "sentence-transformers/all-MiniLM-L6-v2"  # replaced by the offlin
 # the plain recipe of the tasks without a bare-Trainer script: each of transfuse's speed defaults switched off
 PLAIN_SWITCHES = [
     "--fp32", "true", "--train_sampling_strategy", "random", "--sort_by_length", "false",
-    "--per_device_eval_batch_size", "8",
+    "--per_device_eval_batch_size", "8", "--max_tokens_per_batch", "0",
 ]  # fmt: skip
 PLAIN_ENV = {"TRANSFUSE_MALLOC": "0"}
 QUICK = {"max_steps": 24, "max_train_samples": 768, "max_eval_samples": 128, "warmup_steps": 2}
@@ -94,7 +94,7 @@ RUNS = [
     ),
     Run("srl-minilm-full", "srl/ewt_minilm_full.yaml", target=0.78, task="srl", metric="f1"),
 ]
-# `transfuse predict` variants: each switches one speed setting off (or a token budget on); the default runs twice
+# `transfuse predict` variants: each switches one speed setting off; the default runs twice
 PREDICT_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "default": ([], {}),
     "--bf16_full_eval false (fp32 weights under bf16 autocast)": (["--bf16_full_eval", "false"], {}),
@@ -102,10 +102,11 @@ PREDICT_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "--sort_by_length false": (["--sort_by_length", "false"], {}),
     "TRANSFUSE_MALLOC=0": ([], {"TRANSFUSE_MALLOC": "0"}),
     "default, again (its spread from the first is the noise)": ([], {}),
-    "--per_device_eval_batch_size 256 --max_tokens_per_batch 4096": (
-        ["--per_device_eval_batch_size", "256", "--max_tokens_per_batch", "4096"],
+    "--per_device_eval_batch_size 32 --max_tokens_per_batch 0 (the batches until session 21)": (
+        ["--per_device_eval_batch_size", "32", "--max_tokens_per_batch", "0"],
         {},
     ),
+    "TRANSFUSE_LAZY_IMPORTS=0 (bitsandbytes imported at start-up)": ([], {"TRANSFUSE_LAZY_IMPORTS": "0"}),
 }
 
 

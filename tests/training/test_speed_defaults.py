@@ -3,7 +3,7 @@
 * bf16 autocast training is the default where the hardware multiplies bf16 natively, an explicit `--bf16` /
   `--fp16` / `--fp32` wins, and a tiny model's loss curve under bf16 follows the fp32 one;
 * evaluation and prediction in length-sorted (and token-budgeted) batches answer row i on line i, exactly as
-  in dataset order;
+  in dataset order; a forward-pass task batches within a token budget by default, generation by rows;
 * length-grouped training batches are the Trainer's, in a shuffled order;
 * `--torch_compile` trains and predicts with a transfuse model on the CPU.
 """
@@ -19,16 +19,18 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
+from transformers import Seq2SeqTrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from transfuse.tasks.classification import ClassificationTask
 from transfuse.training import check_arguments, parse_arguments, precision, workflow
-from transfuse.training.arguments import LENGTH_GROUP_BATCHES
+from transfuse.training.arguments import GENERATION_ROWS, INFERENCE_ROWS, INFERENCE_TOKENS, LENGTH_GROUP_BATCHES
 from transfuse.training.precision import resolve_eval_weights, resolve_training_precision, use_bf16_inference
 from transfuse.training.trainer import (
     ShuffledLengthGroupedSampler,
     feature_lengths,
     loader_order,
+    resolve_inference_batches,
     token_budget_batches,
     unpermute,
 )
@@ -233,7 +235,8 @@ def test_length_sorted_prediction_answers_in_input_order(
     test_file = write_data("test.jsonl", {"text": rows["text"]})
     common = ["--fp32", "--per_device_eval_batch_size", "8", "--skip_bad_rows"]
     plain = _predict(trained_run, test_file, tmp_path, "plain", *common, "--sort_by_length", "false")
-    assert loader_order(built[-1].get_test_dataloader(built[-1]._current[0])) is None
+    unsorted = loader_order(built[-1].get_test_dataloader(built[-1]._current[0]))  # token-budgeted, in order
+    assert unsorted is not None and unsorted.tolist() == list(range(len(unsorted)))
     ranked = _predict(trained_run, test_file, tmp_path, "sorted", *common)
     features = built[-1]._current[0]
     loader = built[-1].get_test_dataloader(features)
@@ -260,6 +263,8 @@ def test_length_sorted_prediction_answers_in_input_order(
     # input order, checked directly: the same row predicted alone gives the same answer
     alone = write_data("one.jsonl", {"text": [rows["text"][21]]})
     assert _predict(trained_run, alone, tmp_path, "alone", "--fp32")[0]["label"] == plain[21]["label"]
+    assert built[-1].args.per_device_eval_batch_size == INFERENCE_ROWS  # the defaults of a forward-pass task
+    assert built[-1].max_tokens_per_batch == INFERENCE_TOKENS
 
 
 def test_length_sorted_evaluation_scores_like_dataset_order(trained_run, sentiment_rows, write_data, tmp_path) -> None:
@@ -276,10 +281,40 @@ def test_length_sorted_evaluation_scores_like_dataset_order(trained_run, sentime
         assert scores[name]["per_class"] == scores["plain"]["per_class"]
 
 
-@pytest.mark.parametrize("flag", ["--max_tokens_per_batch", "--length_group_batches"])
-def test_batching_sizes_must_be_positive(tmp_path, flag) -> None:
-    with pytest.raises(ValueError, match=f"{flag} 0 must be a positive"):
-        parse_arguments(ClassificationTask, [flag, "0", "--output_dir", str(tmp_path)])
+def test_batching_sizes_must_be_positive(tmp_path) -> None:
+    with pytest.raises(ValueError, match="--length_group_batches 0 must be a positive"):
+        parse_arguments(ClassificationTask, ["--length_group_batches", "0", "--output_dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="--max_tokens_per_batch -1 must be a number of tokens, or 0 for batches"):
+        parse_arguments(ClassificationTask, ["--max_tokens_per_batch", "-1", "--output_dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("flags", "rows", "budget"),
+    [
+        ([], INFERENCE_ROWS, INFERENCE_TOKENS),  # a forward-pass task: a token budget, many short rows
+        (["--per_device_eval_batch_size", "8"], 8, INFERENCE_TOKENS),
+        (["--max_tokens_per_batch", "0"], INFERENCE_ROWS, None),  # rows only
+        (["--max_tokens_per_batch", "512"], INFERENCE_ROWS, 512),
+    ],
+)
+def test_inference_batches_of_a_forward_pass_task(tmp_path, flags, rows, budget) -> None:
+    args = parse_arguments(ClassificationTask, [*flags, "--output_dir", str(tmp_path)])
+    assert args.training.per_device_eval_batch_size == (8 if flags[1:2] == ["8"] else None)  # None: not given
+    assert resolve_inference_batches(args.training, args.run.max_tokens_per_batch) == budget
+    assert args.training.per_device_eval_batch_size == rows
+
+
+def test_inference_batches_of_generation_and_of_several_processes(tmp_path, monkeypatch) -> None:
+    generation = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path), predict_with_generate=True, per_device_eval_batch_size=None, use_cpu=True
+    )
+    assert resolve_inference_batches(generation, None) is None  # rows, not inputs, bound beams x new tokens
+    assert generation.per_device_eval_batch_size == GENERATION_ROWS
+    assert resolve_inference_batches(generation, 512) == 512  # asked for
+    args = parse_arguments(ClassificationTask, ["--output_dir", str(tmp_path)])
+    monkeypatch.setattr(type(args.training), "world_size", property(lambda self: 2))
+    resolve_inference_batches(args.training, None)
+    assert args.training.per_device_eval_batch_size == GENERATION_ROWS  # shards in dataset order: no budget there
 
 
 def test_feature_lengths_follow_a_selection() -> None:

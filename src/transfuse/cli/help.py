@@ -94,6 +94,8 @@ HELP_OVERRIDES: dict[tuple[str, str], str] = {
     "(configs/<task>/) set a budget.",
     ("evaluate", "output_dir"): "Folder to write metrics.json in (optional; nothing is written without it).",
 }
+_EVAL_ROWS = "Rows per evaluation / prediction batch, at most. Default: by the task (see --max_tokens_per_batch)."
+HELP_OVERRIDES.update({(command, "per_device_eval_batch_size"): _EVAL_ROWS for command in COMMON_TRAINING})
 GROUPS = (
     ("task", "options of the task"),
     ("model", "model: what to fine-tune (a pretrained model, a run folder, or a preset built from scratch)"),

@@ -36,15 +36,24 @@ COMMANDS = ("train", "evaluate", "predict")
 # config says (the SST-2 configs use 12: benchmarks/README.md, time to quality, session 14)
 LENGTH_GROUP_BATCHES = 50
 
+# Inference batches when --per_device_eval_batch_size / --max_tokens_per_batch are not given (settled by
+# `trainer.resolve_inference_batches`; benchmarks/README.md, "time to quality"): tasks scored from a forward pass
+# batch up to INFERENCE_ROWS rows within INFERENCE_TOKENS padded tokens (8,000 SST-2 rows: 1.1-1.2x faster than
+# 32 rows; 384-token QA windows: 10 rows a batch are as fast as 32, in a third of the memory); tasks that generate,
+# and several processes (where batches are not length-sorted), GENERATION_ROWS rows (1.13x the Trainer's 8).
+INFERENCE_ROWS = 128
+INFERENCE_TOKENS = 4096
+GENERATION_ROWS = 32
+
 # Friendlier defaults than TrainingArguments' for short runs: log (and plot) the loss every 25 steps.
 # (`build_parser` also turns pinned memory on only where there is a GPU to copy to; on CPU it only warns.)
-# Speed (measured in benchmarks/README.md, "time to quality"): inference batches of 32 rows predict 1.13x faster
-# than the Trainer's 8 on CPU; `bf16` None means "not given": the hardware decides when the Trainer is built
-# (training/precision.py). Length-grouped training batches stay a per-config choice (the shipped SST-2 configs
-# use them): where length predicts the label they hurt (a small sentiment set: accuracy 0.6 against 0.8+).
+# None means "not given": `bf16` is decided by the hardware when the Trainer is built (training/precision.py),
+# the inference batch by the task (above). Length-grouped training batches stay a per-config choice (the shipped
+# SST-2 configs use them): where length predicts the label they hurt (a small sentiment set: accuracy 0.6 against
+# 0.8+).
 TRAINING_DEFAULTS: dict[str, Any] = {
     "logging_steps": 25,
-    "per_device_eval_batch_size": 32,
+    "per_device_eval_batch_size": None,  # settled by `trainer.resolve_inference_batches`
     "bf16": None,
     "bf16_full_eval": None,  # settled by `precision.resolve_eval_weights` (bf16 weights for evaluate / predict)
 }
@@ -174,9 +183,10 @@ class RunArguments:
     max_tokens_per_batch: int | None = field(
         default=None,
         metadata={
-            "help": "Evaluate and predict in batches of at most this many padded tokens (rows x longest row), "
-            "so long inputs get smaller batches instead of running out of memory; "
-            "--per_device_eval_batch_size still caps the rows."
+            "help": "Evaluate and predict in batches of at most this many padded tokens (rows x longest row): "
+            "short rows fill big batches, long ones get fewer rows; --per_device_eval_batch_size still caps the "
+            f"rows. Default: {INFERENCE_TOKENS} (with up to {INFERENCE_ROWS} rows) for tasks scored from a forward "
+            f"pass, none for generation and under several processes (then {GENERATION_ROWS} rows); 0: rows only."
         },
     )
 
@@ -226,8 +236,11 @@ class RunArguments:
                 f"--max_train_minutes {self.max_train_minutes} must be a positive number of minutes "
                 "(leave it out for no time limit)."
             )
-        if self.max_tokens_per_batch is not None and self.max_tokens_per_batch <= 0:
-            raise ValueError(f"--max_tokens_per_batch {self.max_tokens_per_batch} must be a positive integer.")
+        if self.max_tokens_per_batch is not None and self.max_tokens_per_batch < 0:
+            raise ValueError(
+                f"--max_tokens_per_batch {self.max_tokens_per_batch} must be a number of tokens, or 0 for batches "
+                "of --per_device_eval_batch_size rows whatever their length."
+            )
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
             raise ValueError(
                 f"--head_learning_rate {self.head_learning_rate} must be a positive learning rate "

@@ -23,7 +23,9 @@ Speed, decided here once for every task (measurements in benchmarks/README.md, "
 * Length-sorted inference: on one process, evaluation and prediction batch the features longest first, so a
   batch pads only to its own longest row, and the raw predictions are put back in feature order before
   `task.postprocess` (which pairs predictions, features and examples by position). `--max_tokens_per_batch`
-  caps rows x longest row per batch, so long inputs get smaller batches instead of running out of memory.
+  caps rows x longest row per batch: short rows fill big batches and long inputs get small ones. Tasks scored
+  from a forward pass do so by default (`resolve_inference_batches`); tasks that generate batch a fixed number
+  of rows.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from transformers.trainer_utils import EvalLoopOutput, has_length
 from ..adapters.apply import is_quantized
 from ..common.checkpointing import AtomicCheckpointMixin
 from ..tasks import Task
-from .arguments import LENGTH_GROUP_BATCHES
+from .arguments import GENERATION_ROWS, INFERENCE_ROWS, INFERENCE_TOKENS, LENGTH_GROUP_BATCHES
 from .precision import resolve_eval_weights, resolve_training_precision
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,25 @@ def token_budget_batches(
     if batch:
         batches.append(batch)
     return batches
+
+
+def resolve_inference_batches(training: TrainingArguments, max_tokens_per_batch: int | None) -> int | None:
+    """Settle `training.per_device_eval_batch_size` when the user left it unset (None), and return the token
+    budget of inference batches (None: rows only; `--max_tokens_per_batch 0` asks for that).
+
+    A task scored from a forward pass batches up to `INFERENCE_ROWS` rows within `INFERENCE_TOKENS` padded
+    tokens: short rows fill big batches, long ones get fewer rows. A task that generates
+    (`--predict_with_generate`) batches `GENERATION_ROWS` rows with no token budget, which would bound the inputs
+    but not beams x new tokens; so do several processes, where accelerate shards batches in dataset order and
+    the budget does not apply.
+    """
+    generates = bool(getattr(training, "predict_with_generate", False))
+    if training.per_device_eval_batch_size is None:
+        few = generates or training.world_size > 1
+        training.per_device_eval_batch_size = GENERATION_ROWS if few else INFERENCE_ROWS
+    if max_tokens_per_batch is None:
+        return None if generates else INFERENCE_TOKENS
+    return max_tokens_per_batch or None
 
 
 class ShuffledLengthGroupedSampler(LengthGroupedSampler):
@@ -476,13 +497,15 @@ def build_trainer(
     """The Trainer that fits `task.training_args_class`, with the task's collator and evaluation.
 
     `run` (the command's `RunArguments`) carries the batching flags (`--sort_by_length`, `--max_tokens_per_batch`,
-    `--length_group_batches`), `--head_learning_rate`, which applies to `new_modules` (the modules the
-    checkpoint did not hold, `LoadedModel.new_modules`), and `--layer_lr_decay`, which applies to the rest.
-    Training precision left to the hardware (`--bf16` not given) is decided here: bf16 autocast when training
-    where `eval_bf16` holds (bf16 hardware, no `--fp32`), else fp32; so are the weights of evaluate / predict left
-    unset (`--bf16_full_eval`): bf16 where `eval_bf16` holds.
+    `--length_group_batches`), `--head_learning_rate`, which applies to `new_modules` (the modules the checkpoint
+    did not hold, `LoadedModel.new_modules`), and `--layer_lr_decay`, which applies to the rest. Inference batch
+    sizes left unset are settled by `resolve_inference_batches`. Training precision left to the hardware (`--bf16`
+    not given) is decided here: bf16 autocast when training where `eval_bf16` holds (bf16 hardware, no `--fp32`),
+    else fp32; so are the weights of evaluate / predict left unset (`--bf16_full_eval`): bf16 where `eval_bf16`
+    holds.
     """
     train = train_features is not None
+    max_tokens_per_batch = resolve_inference_batches(training_args, getattr(run, "max_tokens_per_batch", None))
     resolve_training_precision(training_args, train=train, bf16=eval_bf16)
     resolve_eval_weights(training_args, train=train, bf16=eval_bf16, quantized=is_quantized(model))
     trainer_class = Seq2SeqTaskTrainer if isinstance(training_args, Seq2SeqTrainingArguments) else TaskTrainer
@@ -498,7 +521,7 @@ def build_trainer(
         eval_examples=eval_examples,
         eval_bf16=eval_bf16,
         sort_by_length=getattr(run, "sort_by_length", True),
-        max_tokens_per_batch=getattr(run, "max_tokens_per_batch", None),
+        max_tokens_per_batch=max_tokens_per_batch,
         length_group_batches=getattr(run, "length_group_batches", LENGTH_GROUP_BATCHES),
         new_modules=new_modules,
         head_learning_rate=getattr(run, "head_learning_rate", None) if train else None,
@@ -520,6 +543,7 @@ __all__ = [
     "layer_decay_rates",
     "layer_depths",
     "loader_order",
+    "resolve_inference_batches",
     "split_groups",
     "token_budget_batches",
     "unpermute",

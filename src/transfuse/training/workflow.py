@@ -46,7 +46,7 @@ from .models import LoadedModel, load_for_evaluation, load_for_training
 from .plan import TrainingPlanCallback
 from .precision import eval_precision_name, use_bf16_inference
 from .task_settings import write_task_settings
-from .trainer import build_trainer
+from .trainer import build_trainer, feature_lengths
 
 logger = logging.getLogger(__name__)
 
@@ -299,9 +299,10 @@ def inference_length(args: ParsedArguments, loaded: LoadedModel) -> int:
 
 def _report_truncation(features: Dataset, length: int, source: str) -> int:
     """Count (and log) the rows cut at `length` tokens, as training cut them."""
-    if "input_ids" not in features.column_names:
+    lengths = feature_lengths(features)  # read from the Arrow column: no rows decoded
+    if lengths is None:
         return 0
-    cut = sum(len(ids) >= length for ids in features["input_ids"])
+    cut = int((lengths >= length).sum())
     if cut:
         logger.info(
             "%d of %d rows of %s reached the limit and were truncated to %d tokens, as in training (--max_seq_length)",
