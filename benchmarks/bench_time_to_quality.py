@@ -139,6 +139,12 @@ def minutes_to(timeline: list[dict], target: float | None, key: str = "eval_accu
     return min(hits) / 60 if hits else None
 
 
+def stop_env(key: str, target: float | None, deadline_minutes: float | None = None) -> dict[str, str]:
+    """The environment that makes `clocked.py` end training at the target (and after `deadline_minutes`)."""
+    env = {"CLOCKED_STOP_WHEN": f"{key}={target}"} if target is not None else {}
+    return {**env, "CLOCKED_DEADLINE_MINUTES": str(deadline_minutes)} if deadline_minutes else env
+
+
 def train_transfuse(
     run_: Run, extra: dict, eval_steps: int, out: Path, env: dict, timeout_s: float, switches: list[str] = ()
 ) -> dict:
@@ -206,8 +212,14 @@ def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s
     eval_steps = options.eval_steps or (8 if options.quick else 250)
     out = Path(options.output_dir) / run_.name
     out.mkdir(parents=True, exist_ok=True)
+    key, limit = f"eval_{run_.metric}", options.stop_at_target
+    early = limit is not None and run_.target is not None and not options.quick
     print(f"== {run_.name}: ours", flush=True)
-    ours = train_transfuse(run_, extra, eval_steps, out / "ours", env, timeout_s)
+    ours_env = {**env, **stop_env(key, run_.target)} if early else env
+    ours = train_transfuse(run_, extra, eval_steps, out / "ours", ours_env, timeout_s)
+    # --stop_at_target R: the plain recipe stops at the target, or once ours / plain can no longer exceed R
+    reached = minutes_to(ours.get("timeline", []), run_.target, key) if early else None
+    env = {**env, **stop_env(key, run_.target, reached / limit if reached else None)} if early else env
     if run_.task == "classification":
         print(f"== {run_.name}: plain Trainer", flush=True)
         plain = train_plain({**config, **extra}, eval_steps, out / "plain", env, timeout_s)
@@ -218,10 +230,12 @@ def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s
     target = run_.target if run_.target is not None and not options.quick else plain.get("final")
     result = {"target": target, "metric": run_.metric, "eval_steps": eval_steps, "ours": ours, "plain": plain}
     for side in (ours, plain):
-        side["minutes_to_target"] = minutes_to(side.get("timeline", []), target, f"eval_{run_.metric}")
+        side["minutes_to_target"] = minutes_to(side.get("timeline", []), target, key)
         side["train_minutes"] = train_minutes(side.get("timeline", []))
     if ours["minutes_to_target"] and plain["minutes_to_target"]:
         result["ratio"] = ours["minutes_to_target"] / plain["minutes_to_target"]
+    elif ours["minutes_to_target"] and plain.get("train_minutes"):  # plain stopped short of the target
+        result["ratio_below"] = ours["minutes_to_target"] / plain["train_minutes"]
     return result
 
 
@@ -280,6 +294,13 @@ def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
 
+def _ratio_cell(entry: dict) -> str:
+    """ours / plain minutes to the target; `< R` when the plain recipe was stopped short of it."""
+    if "ratio_below" in entry:
+        return f"< {entry['ratio_below']:.2f}x"
+    return f"{entry['ratio']:.2f}x" if entry.get("ratio") else "-"
+
+
 def print_tables(results: dict) -> None:
     print("\n| run | target | ours min to target | plain min to target | ratio | ours final | plain final "
           "| ours / plain training min (all steps) |")  # fmt: skip
@@ -291,7 +312,7 @@ def print_tables(results: dict) -> None:
             _fmt(entry.get("target"), ".4f"),
             _fmt(ours.get("minutes_to_target"), ".2f", "not reached"),
             _fmt(plain.get("minutes_to_target"), ".2f", "not reached"),
-            _fmt(entry.get("ratio"), ".2f") + ("x" if entry.get("ratio") else ""),
+            _ratio_cell(entry),
             _fmt(ours.get("final"), ".4f", ours["status"]),
             _fmt(plain.get("final"), ".4f", plain["status"]),
             f"{_fmt(ours.get('train_minutes'), '.2f')} / {_fmt(plain.get('train_minutes'), '.2f')}",
@@ -328,6 +349,14 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of every subprocess.")
     parser.add_argument("--max_minutes", type=float, default=60.0, help="Time cap of each subprocess.")
+    parser.add_argument(
+        "--stop_at_target",
+        type=float,
+        metavar="R",
+        help="Stop ours at the first evaluation reaching the target, and the plain recipe at the target or after "
+        "ours' minutes / R of training, whichever comes first: enough to tell whether ours / plain <= R "
+        "(the ratio, or a bound on it: `ratio_below`) in a fraction of the full runs' time.",
+    )
     parser.add_argument("--output_dir", default="runs/bench_time_to_quality")
     parser.add_argument("--json", default=None, help="Also write the results here.")
     options = parser.parse_args()

@@ -7,7 +7,9 @@ Every `transformers.Trainer` built in the process gets a `Clock` callback, which
 evaluation: the optimizer step, the training seconds so far (wall time since training began, minus the time
 spent evaluating, which the two recipes do differently and is not training) and the evaluation's metrics; and
 one line (`train_end`) when training ends. An evaluation after training ends is stamped with the training time
-at its end. `transfuse ...` runs the
+at its end. Two optional stops (environment variables, set by `bench_time_to_quality.py --stop_at_target`):
+`CLOCKED_STOP_WHEN=KEY=VALUE` ends training at the first evaluation whose KEY (e.g. `eval_bleu`) is >= VALUE, and
+`CLOCKED_DEADLINE_MINUTES=M` after M minutes of training (evaluations left out). `transfuse ...` runs the
 `transfuse` console script's `main` (allocator settings included, as the console script applies them);
 `plain ...` runs `plain_trainer_classification.py`.
 """
@@ -15,6 +17,7 @@ at its end. `transfuse ...` runs the
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,14 +27,22 @@ from transformers import TrainerCallback
 
 
 class Clock(TrainerCallback):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, stop_when: str | None = None, deadline_minutes: float | None = None):
         self.path = path
         self.start: float | None = None
         self.end: float | None = None
         self.eval_seconds = 0.0
+        key, _, value = (stop_when or "").rpartition("=")
+        self.stop_key, self.stop_at = (key, float(value)) if stop_when else (None, None)
+        self.deadline_seconds = deadline_minutes * 60 if deadline_minutes else None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        trained = time.perf_counter() - self.start - self.eval_seconds
+        if self.deadline_seconds is not None and trained >= self.deadline_seconds:
+            control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
         self.end = time.perf_counter()
@@ -49,6 +60,8 @@ class Clock(TrainerCallback):
         record = {"step": state.global_step, "train_seconds": now - self.start - self.eval_seconds}
         record.update({key: value for key, value in metrics.items() if isinstance(value, (int, float))})
         self._write(record)
+        if self.stop_key is not None and record.get(self.stop_key, float("-inf")) >= self.stop_at:
+            control.should_training_stop = True
 
     def _write(self, record: dict) -> None:
         with self.path.open("a") as handle:
@@ -59,9 +72,11 @@ def install(path: Path) -> None:
     """Give every Trainer built from now on a `Clock` writing to `path`."""
     original = transformers.Trainer.__init__
 
+    stop_when, deadline = os.environ.get("CLOCKED_STOP_WHEN"), os.environ.get("CLOCKED_DEADLINE_MINUTES")
+
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.add_callback(Clock(path))
+        self.add_callback(Clock(path, stop_when, float(deadline) if deadline else None))
 
     transformers.Trainer.__init__ = init
 

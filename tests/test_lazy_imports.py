@@ -74,9 +74,18 @@ def test_a_missing_module_is_not_deferred_and_a_failing_one_fails_at_each_use(he
             getattr(module, "VALUE")  # noqa: B009  (the attribute read under test)
 
 
-def _fresh_python(code: str, tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+def _bitsandbytes_after(commands: list[list[str]], tmp_path: Path) -> str:
+    """Run `transfuse` `commands` in a fresh interpreter; returns the type name of `sys.modules["bitsandbytes"]`
+    then (`DeferredModule`: never used; `module`: imported)."""
+    probe = (
+        "import sys; from transfuse.cli.main import main\n"
+        f"assert all(main(argv) == 0 for argv in {commands!r})\n"
+        "print('BITSANDBYTES', type(sys.modules['bitsandbytes']).__name__)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1", "TRANSFUSE_CACHE": str(tmp_path)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("BITSANDBYTES ")[-1].strip()
 
 
 def test_predict_leaves_bitsandbytes_unimported_and_qlora_still_gets_it(tmp_path):
@@ -90,22 +99,9 @@ def test_predict_leaves_bitsandbytes_unimported_and_qlora_still_gets_it(tmp_path
     train += ["--output_dir", str(run)]
     predict = ["predict", "classification", "--model_name_or_path", str(run), "--test_file", files["validation"]]
     predict += ["--output_file", str(tmp_path / "out.jsonl"), "--disable_tqdm", "true"]
-    probe = (
-        "import sys; from transfuse.cli.main import main\n"
-        f"assert main({train!r}) == 0 and main({predict!r}) == 0\n"
-        "print('LOADED', 'bitsandbytes.nn' in sys.modules, type(sys.modules['bitsandbytes']).__name__)\n"
-    )
-    done = _fresh_python(probe, tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "LOADED False DeferredModule" in done.stdout
+    assert _bitsandbytes_after([train, predict], tmp_path) == "DeferredModule"
     quantized = ["train", "classification", "--train_file", files["train"], "--model_name_or_path"]
     quantized += [str(gt.get_model_path()), "--adapter", "lora", "--quantization", "4bit", *short]
     quantized += ["--output_dir", str(qlora)]
-    probe = (
-        "import sys; from transfuse.cli.main import main\n"
-        f"assert main({quantized!r}) == 0\n"
-        "print('LOADED', 'bitsandbytes.nn' in sys.modules, type(sys.modules['bitsandbytes']).__name__)\n"
-    )
-    done = _fresh_python(probe, tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "LOADED True module" in done.stdout and (qlora / "adapter_config.json").is_file()
+    assert _bitsandbytes_after([quantized], tmp_path) == "module"  # imported when the 4-bit model needs it
+    assert (qlora / "adapter_config.json").is_file()
