@@ -44,7 +44,7 @@ class DeferredModule(types.ModuleType):
             except BaseException:
                 sys.modules.setdefault(name, self)  # a failed import fails again, at the next use
                 raise
-        return sys.modules[name] if name in sys.modules else importlib.import_module(name)
+        return importlib.import_module(name)  # already imported: the real module, from sys.modules
 
 
 def defer_import(name: str) -> bool:
