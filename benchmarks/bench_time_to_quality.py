@@ -27,6 +27,8 @@ labels equal to the pipeline's.
     python benchmarks/bench_time_to_quality.py --quick                   # smoke: minutes, figures not meaningful
     python benchmarks/bench_time_to_quality.py --runs sst2-minilm-lora --threads 2 --json ttq.json   # full
     python benchmarks/bench_time_to_quality.py --quick --runs qa-minilm-full,translation-small-scratch,srl-minilm-full
+    # a comparison longer than one sitting: kill it after ours finishes, rerun the same command with --resume later
+    python benchmarks/bench_time_to_quality.py --runs srl-minilm-full --stop_at_target 0.6 --no_predict --resume
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -202,6 +206,17 @@ def train_plain(values: dict, eval_steps: int, out: Path, env: dict, timeout_s: 
     }
 
 
+def kept(path: Path, resume: bool, train: Callable[[], dict]) -> dict:
+    """`train()`'s result, kept in `path` once it finished; with `--resume`, the result an earlier run kept there."""
+    if resume and path.is_file():
+        print(f"   resumed: {path}", flush=True)
+        return {**json.loads(path.read_text()), "resumed_from": str(path)}
+    result = train()
+    if result["status"] == "ok":
+        path.write_text(json.dumps(result) + "\n")
+    return result
+
+
 def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s: float) -> dict:
     config = yaml.safe_load((CONFIGS / run_.config).read_text())
     extra = {**run_.overrides, **(QUICK if options.quick else {})}
@@ -216,17 +231,22 @@ def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s
     early = limit is not None and run_.target is not None and not options.quick
     print(f"== {run_.name}: ours", flush=True)
     ours_env = {**env, **stop_env(key, run_.target)} if early else env
-    ours = train_transfuse(run_, extra, eval_steps, out / "ours", ours_env, timeout_s)
+    ours = kept(
+        out / "ours.json",
+        options.resume,
+        partial(train_transfuse, run_, extra, eval_steps, out / "ours", ours_env, timeout_s),
+    )
     # --stop_at_target R: the plain recipe stops at the target, or once ours / plain can no longer exceed R
     reached = minutes_to(ours.get("timeline", []), run_.target, key) if early else None
-    env = {**env, **stop_env(key, run_.target, reached / limit if reached else None)} if early else env
+    plain_env = {**env, **stop_env(key, run_.target, reached / limit if reached else None)} if early else env
     if run_.task == "classification":
         print(f"== {run_.name}: plain Trainer", flush=True)
-        plain = train_plain({**config, **extra}, eval_steps, out / "plain", env, timeout_s)
+        train = partial(train_plain, {**config, **extra}, eval_steps, out / "plain", plain_env, timeout_s)
     else:
         print(f"== {run_.name}: plain ({' '.join(PLAIN_SWITCHES)}, {PLAIN_ENV})", flush=True)
-        plain_env = {**env, **PLAIN_ENV}
-        plain = train_transfuse(run_, extra, eval_steps, out / "plain", plain_env, timeout_s, PLAIN_SWITCHES)
+        plain_env = {**plain_env, **PLAIN_ENV}
+        train = partial(train_transfuse, run_, extra, eval_steps, out / "plain", plain_env, timeout_s, PLAIN_SWITCHES)
+    plain = kept(out / "plain.json", options.resume, train)
     target = run_.target if run_.target is not None and not options.quick else plain.get("final")
     result = {"target": target, "metric": run_.metric, "eval_steps": eval_steps, "ours": ours, "plain": plain}
     for side in (ours, plain):
@@ -356,6 +376,12 @@ def main() -> None:
         help="Stop ours at the first evaluation reaching the target, and the plain recipe at the target or after "
         "ours' minutes / R of training, whichever comes first: enough to tell whether ours / plain <= R "
         "(the ratio, or a bound on it: `ratio_below`) in a fraction of the full runs' time.",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="Keep each recipe's finished training from an earlier run with the same --output_dir (RUN/ours.json, "
+        "RUN/plain.json) and run only what is missing: a long comparison can span sessions.",
     )
     parser.add_argument("--output_dir", default="runs/bench_time_to_quality")
     parser.add_argument("--json", default=None, help="Also write the results here.")
