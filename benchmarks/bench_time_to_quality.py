@@ -207,12 +207,16 @@ def train_plain(values: dict, eval_steps: int, out: Path, env: dict, timeout_s: 
 
 
 def kept(path: Path, resume: bool, train: Callable[[], dict]) -> dict:
-    """`train()`'s result, kept in `path` once it finished; with `--resume`, the result an earlier run kept there."""
+    """`train()`'s result, kept in `path` once it finished; with `--resume`, the result an earlier run kept there.
+
+    A kept result carries the machine facts and the time of the sitting that trained it, since a resumed
+    comparison's `environment` is the later sitting's."""
     if resume and path.is_file():
         print(f"   resumed: {path}", flush=True)
         return {**json.loads(path.read_text()), "resumed_from": str(path)}
     result = train()
     if result["status"] == "ok":
+        result = {**result, "environment": environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
         path.write_text(json.dumps(result) + "\n")
     return result
 
