@@ -242,13 +242,13 @@ def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s
     )
     # --stop_at_target R: the plain recipe stops at the target, or once ours / plain can no longer exceed R
     reached = minutes_to(ours.get("timeline", []), run_.target, key) if early else None
-    plain_env = {**env, **stop_env(key, run_.target, reached / limit if reached else None)} if early else env
+    plain_env = {**env, **stop_env(key, run_.target, reached / limit if reached else None)} if early else {**env}
     if run_.task == "classification":
         print(f"== {run_.name}: plain Trainer", flush=True)
         train = partial(train_plain, {**config, **extra}, eval_steps, out / "plain", plain_env, timeout_s)
     else:
         print(f"== {run_.name}: plain ({' '.join(PLAIN_SWITCHES)}, {PLAIN_ENV})", flush=True)
-        plain_env = {**plain_env, **PLAIN_ENV}
+        plain_env |= PLAIN_ENV
         train = partial(train_transfuse, run_, extra, eval_steps, out / "plain", plain_env, timeout_s, PLAIN_SWITCHES)
     plain = kept(out / "plain.json", options.resume, train)
     target = run_.target if run_.target is not None and not options.quick else plain.get("final")
