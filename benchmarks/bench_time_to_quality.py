@@ -215,10 +215,16 @@ def kept(path: Path, resume: bool, settings: dict, train: Callable[[], dict]) ->
     sitting's."""
     if resume and path.is_file():
         earlier = json.loads(path.read_text())
-        if earlier.get("settings", settings) != settings:  # results kept before settings were recorded pass
+        before = earlier.get("settings", settings)  # results kept before settings were recorded pass
+        changed = [
+            f"{name} {before.get(name)} -> {settings.get(name)}"
+            for name in before | settings
+            if before.get(name) != settings.get(name)
+        ]
+        if changed:
             sys.exit(
-                f"error: {path} was trained with {earlier['settings']}, this run asks for {settings}; "
-                "rerun with the flags it was trained with, or without --resume to train it again"
+                f"error: {path} was trained under other settings ({'; '.join(changed)}): rerun with the flags it "
+                "was trained with, or without --resume to train it again"
             )
         print(f"   resumed: {path}", flush=True)
         return {**earlier, "resumed_from": str(path)}
@@ -245,8 +251,8 @@ def time_to_quality(run_: Run, options: argparse.Namespace, env: dict, timeout_s
     key, limit = f"eval_{run_.metric}", options.stop_at_target
     early = limit is not None and run_.target is not None and not options.quick
     # what shapes a recipe's result besides the code: a kept result is resumed only under the same settings
-    stop_at = limit if early else None
-    settings = {"config": run_.config, "overrides": extra, "eval_steps": eval_steps, "stop_at_target": stop_at}
+    settings = {"config": run_.config, "--eval_steps": eval_steps, "--stop_at_target": limit if early else None}
+    settings |= {f"--{name}": value for name, value in extra.items()}  # the overrides both recipes train with
     settings = json.loads(json.dumps(settings))  # as a kept file reads back (tuples become lists)
     print(f"== {run_.name}: ours", flush=True)
     ours_env = {**env, **stop_env(key, run_.target)} if early else env
